@@ -1,0 +1,1 @@
+"""Speech recognition, reasoning and the conversation engine."""

@@ -1,0 +1,1 @@
+"""The edge runtime: runs beside the camera and microphone and decides what leaves."""

@@ -1,0 +1,1 @@
+"""Edge vision stages: quality gates, OCR, image classification."""

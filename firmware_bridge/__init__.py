@@ -1,0 +1,1 @@
+"""Glasses hardware protocols and transports."""

@@ -1,0 +1,1 @@
+"""Signalling, sessions and the data channel between edge clients and the cloud."""

@@ -1,0 +1,64 @@
+"""The typed messages every Companion part exchanges, and their msgpack codec.
+
+The data channel, the internal websocket and recordings all carry these exact
+messages, so a replay is the real traffic.
+"""
+
+from protocol.codec import decode, encode
+from protocol.errors import ProtocolError
+from protocol.limits import (
+    MAX_JPEG_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_SEGMENT_PART_BYTES,
+    MAX_SEGMENT_SECONDS,
+    MAX_TEXT_CHARS,
+    PROTOCOL_VERSION,
+    SAMPLE_RATE,
+)
+from protocol.messages import (
+    MESSAGE_TYPES,
+    Ack,
+    AnswerDelta,
+    AnswerDone,
+    Control,
+    Error,
+    Hello,
+    Keyframe,
+    Label,
+    Message,
+    Observation,
+    OcrLine,
+    Query,
+    SpeechSegment,
+    Stage,
+    Transcript,
+)
+
+__all__ = [
+    "MAX_JPEG_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SEGMENT_PART_BYTES",
+    "MAX_SEGMENT_SECONDS",
+    "MAX_TEXT_CHARS",
+    "MESSAGE_TYPES",
+    "PROTOCOL_VERSION",
+    "SAMPLE_RATE",
+    "Ack",
+    "AnswerDelta",
+    "AnswerDone",
+    "Control",
+    "Error",
+    "Hello",
+    "Keyframe",
+    "Label",
+    "Message",
+    "Observation",
+    "OcrLine",
+    "ProtocolError",
+    "Query",
+    "SpeechSegment",
+    "Stage",
+    "Transcript",
+    "decode",
+    "encode",
+]

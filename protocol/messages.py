@@ -1,0 +1,219 @@
+"""One frozen dataclass per message kind.
+
+Every message carries the session it belongs to, the sender's sequence number
+and `sent_at`, the sender's `time.monotonic()` when it was sent. Everything
+about one question (its speech, keyframe, observation, transcript and answer)
+shares a `turn_id` chosen by the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+PrivacyMode = Literal["standard", "no-camera", "local-only"]
+AnswerMode = Literal["auto", "fast", "reasoning"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Envelope:
+    """Fields common to every message."""
+
+    kind: ClassVar[str] = ""
+    session_id: str
+    seq: int
+    sent_at: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Hello(Envelope):
+    """First message of a session: who is speaking and how they want answers."""
+
+    kind: ClassVar[str] = "hello"
+    user: str
+    device: str
+    privacy: str = "standard"
+    mode: str = "auto"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SpeechSegment(Envelope):
+    """One utterance (or one part of a long one) as 16 kHz mono s16le PCM.
+
+    `speech_end` is when the last voiced audio was heard and `detected_at` when
+    the endpointer declared end of speech, both on the edge's monotonic clock.
+    `visual` says an Observation for this turn follows, so the cloud waits for
+    it before prompting.
+    """
+
+    kind: ClassVar[str] = "speech_segment"
+    turn_id: int
+    pcm: bytes
+    sample_rate: int = 16_000
+    part: int = 0
+    last: bool = True
+    speech_start: float = 0.0
+    speech_end: float = 0.0
+    detected_at: float = 0.0
+    visual: bool = False
+    mode: str = "auto"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Keyframe(Envelope):
+    """The frame chosen for a turn, JPEG-encoded, as it left the device."""
+
+    kind: ClassVar[str] = "keyframe"
+    turn_id: int
+    jpeg: bytes
+    width: int
+    height: int
+    captured_at: float
+    sharpness: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Label:
+    """One image-classifier label with its probability."""
+
+    name: str
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OcrLine:
+    """One line of text read in the keyframe, with the recogniser's confidence."""
+
+    text: str
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Observation(Envelope):
+    """What the edge's vision models saw in the turn's keyframe."""
+
+    kind: ClassVar[str] = "observation"
+    turn_id: int
+    captured_at: float
+    ocr: tuple[OcrLine, ...] = ()
+    labels: tuple[Label, ...] = ()
+    analysed_ms: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Query(Envelope):
+    """A typed question (instead of speech)."""
+
+    kind: ClassVar[str] = "query"
+    turn_id: int
+    text: str
+    mode: str = "auto"
+    visual: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transcript(Envelope):
+    """What the cloud heard in a turn's speech; empty text means no speech."""
+
+    kind: ClassVar[str] = "transcript"
+    turn_id: int
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerDelta(Envelope):
+    """A piece of the streamed answer, in order."""
+
+    kind: ClassVar[str] = "answer_delta"
+    turn_id: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Stage:
+    """A named moment in a turn's life, on the monotonic clock of the host."""
+
+    name: str
+    at: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerDone(Envelope):
+    """The end of an answer: its full text and when each stage happened.
+
+    Stages are absolute monotonic timestamps (end_of_speech, segment_sent,
+    segment_received, transcript, first_token, last_token ...), so any hop can
+    append its own and the latency breakdown is derived, not stored twice.
+    """
+
+    kind: ClassVar[str] = "answer_done"
+    turn_id: int
+    text: str
+    mode: str = "fast"
+    stages: tuple[Stage, ...] = ()
+    inference_ms: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Control(Envelope):
+    """A run-time setting change (privacy mode, answer mode) or a lifecycle event."""
+
+    kind: ClassVar[str] = "control"
+    action: str
+    value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Ack(Envelope):
+    """Receipt of the peer's message `ack_seq`."""
+
+    kind: ClassVar[str] = "ack"
+    ack_seq: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Error(Envelope):
+    """Something the peer sent (or asked for) failed; the session goes on.
+
+    `ref_seq` is the offending message's seq when it could be read, else -1.
+    """
+
+    kind: ClassVar[str] = "error"
+    code: str
+    message: str
+    ref_seq: int = -1
+    turn_id: int = -1
+
+
+Message = (
+    Hello
+    | SpeechSegment
+    | Keyframe
+    | Observation
+    | Query
+    | Transcript
+    | AnswerDelta
+    | AnswerDone
+    | Control
+    | Ack
+    | Error
+)
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.kind: cls
+    for cls in (
+        Hello,
+        SpeechSegment,
+        Keyframe,
+        Observation,
+        Query,
+        Transcript,
+        AnswerDelta,
+        AnswerDone,
+        Control,
+        Ack,
+        Error,
+    )
+}
+

@@ -1,0 +1,1 @@
+"""Replay of recorded media, evaluation and benchmarks, without hardware."""
