@@ -33,6 +33,7 @@ from protocol.messages import (
     Stage,
     Transcript,
 )
+from protocol.sequencing import Sequencer
 
 __all__ = [
     "MAX_JPEG_BYTES",
@@ -56,6 +57,7 @@ __all__ = [
     "OcrLine",
     "ProtocolError",
     "Query",
+    "Sequencer",
     "SpeechSegment",
     "Stage",
     "Transcript",

@@ -60,7 +60,9 @@ def decode(data: bytes | bytearray | memoryview | str) -> Message:
         raise ProtocolError(f"message must be a msgpack map, got {type(body).__name__}")
     version = body.pop("v", None)
     if version != PROTOCOL_VERSION:
-        raise ProtocolError(f"unsupported protocol version {version!r}; expected {PROTOCOL_VERSION}")
+        raise ProtocolError(
+            f"unsupported protocol version {version!r}; expected {PROTOCOL_VERSION}"
+        )
     kind = body.pop("type", None)
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -122,7 +124,7 @@ def _check(tp: Any, value: Any, where: str, name: str) -> Any:
             except ProtocolError:
                 continue
         raise ProtocolError(f"{where}: {type(value).__name__} matches none of {tp}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
     if tp is bool:
         if not isinstance(value, bool):

@@ -216,4 +216,3 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Error,
     )
 }
-

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Speaks the shipped demo and test questions with espeak-ng, as 16 kHz mono WAV
+# with half a second of silence either side (the edge needs to hear the end of
+# speech). Run once; the WAVs are committed so nothing needs espeak-ng at run time.
+set -euo pipefail
+out=${1:-simulators/demo}
+speak() {  # name, text
+  espeak-ng -v en-us -s 150 -w "/tmp/$1.raw.wav" "$2"
+  sox "/tmp/$1.raw.wav" -r 16000 -c 1 -b 16 "$out/$1.wav" pad 0.5 0.7
+  rm -f "/tmp/$1.raw.wav"
+}
+speak question-page "What does this page say?"
+speak question-look "What am I looking at?"
+speak question-sign "What does this sign say?"
