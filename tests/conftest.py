@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,3 +18,68 @@ def recordings() -> Path:
     if not RECORDINGS.is_dir():
         raise RuntimeError(f"recordings not found at {RECORDINGS}; tests need ../shared/recordings")
     return RECORDINGS
+
+
+@pytest.fixture(scope="session")
+def rapid_ocr():
+    """The bundled PP-OCRv4 engine, verified and loaded once per test session."""
+    from edge.vision.ocr import RapidOcr
+
+    return RapidOcr()
+
+
+@pytest.fixture(scope="session")
+def lite0_classifier():
+    """EfficientNet-Lite0 on onnxruntime (exported to the user cache on first use), loaded once."""
+    from edge.vision.classifier import EfficientNetLite0Classifier
+
+    return EfficientNetLite0Classifier()
+
+
+def _read_image(path: Path) -> npt.NDArray[np.uint8]:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RuntimeError(f"cannot read {path}")
+    return image.astype(np.uint8, copy=False)
+
+
+@pytest.fixture(scope="session")
+def page_image(recordings: Path) -> npt.NDArray[np.uint8]:
+    """page.png: a photographed book page of printed text."""
+    return _read_image(recordings / "images" / "page.png")
+
+
+@pytest.fixture(scope="session")
+def handwriting_image(recordings: Path) -> npt.NDArray[np.uint8]:
+    """text.png: handwritten formulae on lined paper."""
+    return _read_image(recordings / "images" / "text.png")
+
+
+@pytest.fixture(scope="session")
+def cat_image(recordings: Path) -> npt.NDArray[np.uint8]:
+    """chelsea.png: a tabby-looking cat."""
+    return _read_image(recordings / "images" / "chelsea.png")
+
+
+@pytest.fixture(scope="session")
+def bottle_frames(recordings: Path) -> list[npt.NDArray[np.uint8]]:
+    """Frames 100, 300 and 600 of the bottle-line video, as BGR arrays."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(recordings / "video" / "bottle-detection.mp4"))
+    wanted = {100, 300, 600}
+    frames: list[npt.NDArray[np.uint8]] = []
+    index = 0
+    try:
+        while len(frames) < len(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                raise RuntimeError("bottle-detection.mp4 ended before frame 600")
+            if index in wanted:
+                frames.append(frame.astype(np.uint8, copy=False))
+            index += 1
+    finally:
+        capture.release()
+    return frames
