@@ -1,0 +1,82 @@
+"""How much of each 32 ms of audio the edge spends deciding whether it is speech.
+
+Three figures, all single-threaded as on the edge:
+
+- bare onnxruntime: one `session.run` of Silero VAD on prepared inputs, the floor;
+- `SileroVad.probability`: the same model with its state, context and buffers;
+- the listener: VAD plus re-chunking and endpointing, over a real recording
+  (the demo question by default), per 32 ms chunk, mean and 99th percentile.
+
+Each is the best of `repeats` runs, so the figure is the code's cost rather
+than the machine's other load.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.endpointing import SpeechEnded
+from edge.listener import Listener
+from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
+from edge.vad import SileroVad, bare_silero_call_ms, open_session, silero_vad_call_ms
+from simulators.media import read_audio
+from simulators.replay import with_tail_silence
+
+DEMO_QUESTION = Path(__file__).resolve().parent / "demo" / "question-page.wav"
+CHUNK_MS = CHUNK_SAMPLES / SAMPLE_RATE * 1000
+
+
+def bench_vad(
+    audio: Path = DEMO_QUESTION, *, chunks: int = 2000, repeats: int = 5
+) -> dict[str, Any]:
+    """Figures for `companion bench edge`; takes a few seconds."""
+    session = open_session()
+    vad = SileroVad(session)
+    bare_silero_call_ms(200, session)  # warm up: first runs allocate the arena
+    silero_vad_call_ms(200, vad)
+    bare = min(bare_silero_call_ms(chunks, session) for _ in range(repeats))
+    ours = min(silero_vad_call_ms(chunks, vad) for _ in range(repeats))
+
+    samples = with_tail_silence(read_audio(audio), 1.0)
+    pieces = [
+        AudioChunk(offset / SAMPLE_RATE, samples[offset : offset + CHUNK_SAMPLES])
+        for offset in range(0, len(samples), CHUNK_SAMPLES)
+    ]
+    listener = Listener(vad)
+    best: list[float] | None = None
+    segments: list[SpeechEnded] = []
+    for _ in range(repeats):
+        timings: list[float] = []
+        segments = []
+        for piece in pieces:
+            started = time.perf_counter()
+            events = listener.feed(piece)
+            timings.append((time.perf_counter() - started) * 1000.0)
+            segments += [e for e in events if isinstance(e, SpeechEnded)]
+        segments += [e for e in listener.flush() if isinstance(e, SpeechEnded)]
+        if best is None or sum(timings) < sum(best):
+            best = timings
+    assert best is not None
+    listener_mean = float(np.mean(best))
+    return {
+        "chunk_ms": CHUNK_MS,
+        "bare_onnxruntime_ms": round(bare, 4),
+        "silero_vad_ms": round(ours, 4),
+        "overhead_ratio": round(ours / bare, 3),
+        "listener_ms_mean": round(listener_mean, 4),
+        "listener_ms_p99": round(float(np.percentile(best, 99)), 4),
+        "share_of_realtime": round(listener_mean / CHUNK_MS, 5),
+        "audio": str(audio),
+        "segments": [
+            {
+                "speech_start": round(s.speech_start, 3),
+                "speech_end": round(s.speech_end, 3),
+                "detected_at": round(s.detected_at, 3),
+            }
+            for s in segments
+        ],
+    }
