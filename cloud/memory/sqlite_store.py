@@ -1,0 +1,659 @@
+"""Personal memory in one SQLite file: rows, an FTS5 index, and embeddings as blobs.
+
+Durability comes from SQLite itself: WAL journaling with synchronous=FULL, and
+every write in one `BEGIN IMMEDIATE` transaction, so a crash or a kill
+mid-write leaves the store as it was before that write. `secure_delete` zeroes
+deleted rows, and `compact()` merges the FTS index and VACUUMs so a deleted
+memory's text is not left anywhere in the file.
+
+Each user's embeddings are also kept in memory (`VectorIndex`), loaded on the
+user's first search and updated by every write; if a write fails the user's
+matrix is dropped and reloaded from disk, and a commit by another connection
+(seen through `PRAGMA data_version`) drops them all, so the cache never
+answers with something the file does not hold.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from cloud.memory.embedder import Embedder
+from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
+from cloud.memory.ranking import (
+    Candidate,
+    RankingWeights,
+    rank,
+    text_ranks,
+    vector_ranks,
+)
+from cloud.memory.records import (
+    Memory,
+    MemoryChanges,
+    MemoryKind,
+    NewMemory,
+    RetentionPolicy,
+    SearchHit,
+    check_user,
+    iso_utc,
+    parse_iso,
+    to_utc,
+)
+from cloud.memory.vectors import FloatArray, VectorIndex, normalised
+from cloud.memory.words import content_words, fts_match_query
+
+# Above this cosine, two memories of one kind with the same content words are
+# one memory said twice. The word check matters: MiniLM puts "my car is on
+# level 3" and "… level 4" at 0.96, and those must stay two memories.
+DEDUPE_COSINE = 0.95
+CANDIDATES_PER_RETRIEVER = 50
+_EMBED_BATCH = 256
+
+_KIND_CODE = {kind: code for code, kind in enumerate(MemoryKind)}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memories (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('episodic', 'observation', 'fact', 'explicit')),
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_id TEXT,
+    time TEXT NOT NULL,
+    place TEXT,
+    importance REAL NOT NULL CHECK (importance BETWEEN 0.0 AND 1.0),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memories_by_user_time ON memories (user_id, time DESC, seq DESC);
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    text, place, content = 'memories', content_rowid = 'seq',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (rowid, text, place) VALUES (new.seq, new.text, new.place);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, text, place)
+    VALUES ('delete', old.seq, old.text, old.place);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text, place ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, text, place)
+    VALUES ('delete', old.seq, old.text, old.place);
+    INSERT INTO memories_fts (rowid, text, place) VALUES (new.seq, new.text, new.place);
+END;
+"""
+_COLUMNS = "id, user_id, kind, text, source, source_id, time, place, importance, created, updated"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteMemoryStore:
+    """The embedded `MemoryStore`: one file for every user of one machine."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        embedder: Embedder,
+        *,
+        retention: RetentionPolicy | None = None,
+        weights: RankingWeights | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Open or create the store; `clock` stamps created/updated and nothing else."""
+        self.path = Path(path)
+        self.retention = retention or RetentionPolicy()
+        self.weights = weights or RankingWeights()
+        self._embedder = embedder
+        self._embedder_id = f"{embedder.name}:{embedder.dimension}"
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._indexes: dict[str, VectorIndex] = {}
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(
+                f"cannot open the memory store {self.path}: {exc}; "
+                "check that its folder exists and is writable"
+            ) from exc
+        try:
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise MemoryStoreError(
+                f"cannot open the memory store {self.path}: {exc}; it may not be a memory "
+                "store, or the disk may be full or read-only"
+            ) from exc
+        self._data_version = self._read_data_version()
+        self._adopt_embedder()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._indexes.clear()
+            self._conn.close()
+
+    def __enter__(self) -> SqliteMemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes ------------------------------------------------------------
+
+    def add(self, user: str, memory: NewMemory) -> Memory:
+        return self.add_many(user, [memory])[0]
+
+    def add_many(
+        self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
+    ) -> list[Memory]:
+        """Store memories in one transaction; near-duplicates refresh what is there.
+
+        A duplicate is the same kind, cosine above DEDUPE_COSINE and the same
+        content words; it moves the existing memory's time to the later of the
+        two (and keeps the higher importance) instead of adding a row. Bulk
+        imports of data known to be distinct may pass `deduplicate=False`,
+        which skips the O(n) comparison per memory.
+        """
+        check_user(user)
+        for memory in memories:
+            if not isinstance(memory, NewMemory):
+                raise InvalidMemoryError(f"expected NewMemory, got {type(memory).__name__}")
+        if not memories:
+            return []
+        vectors = self._embed([memory.text for memory in memories])
+        stamp = iso_utc(self._clock())
+        with self._lock, self._writing(user):
+            index = self._index(user)
+            stored: list[Memory] = []
+            for memory, vector in zip(memories, vectors, strict=True):
+                existing = self._duplicate_of(user, index, memory, vector) if deduplicate else None
+                if existing is None:
+                    stored.append(self._insert(user, memory, vector, stamp, index))
+                else:
+                    stored.append(self._refresh(existing, memory, stamp, index))
+            return stored
+
+    def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:
+        check_user(user)
+        vector = None if changes.text is None else self._embed([changes.text])[0]
+        with self._lock, self._writing(user):
+            seq, current = self._row(user, memory_id)
+            place = None if changes.clear_place else (changes.place or current.place)
+            kind = changes.kind or current.kind
+            time = changes.time or current.time
+            importance = current.importance if changes.importance is None else changes.importance
+            text = changes.text or current.text
+            stamp = iso_utc(self._clock())
+            self._conn.execute(
+                "UPDATE memories SET text = ?, kind = ?, time = ?, place = ?, importance = ?,"
+                " updated = ?, embedding = COALESCE(?, embedding) WHERE seq = ?",
+                (
+                    text,
+                    kind.value,
+                    iso_utc(time),
+                    place,
+                    importance,
+                    stamp,
+                    None if vector is None else vector.tobytes(),
+                    seq,
+                ),
+            )
+            index = self._indexes.get(user)
+            if index is not None:
+                index.update(
+                    seq,
+                    vector=vector,
+                    kind=_KIND_CODE[kind],
+                    time_s=time.timestamp(),
+                    importance=importance,
+                )
+            return Memory(
+                id=current.id,
+                user=user,
+                kind=kind,
+                text=text,
+                source=current.source,
+                source_id=current.source_id,
+                time=time,
+                place=place,
+                importance=importance,
+                created=current.created,
+                updated=parse_iso(stamp),
+            )
+
+    def delete(self, user: str, memory_id: str) -> None:
+        check_user(user)
+        with self._lock, self._writing(user):
+            seq, _ = self._row(user, memory_id)
+            self._conn.execute("DELETE FROM memories WHERE seq = ?", (seq,))
+            index = self._indexes.get(user)
+            if index is not None:
+                index.remove(seq)
+
+    def delete_all(self, user: str) -> int:
+        check_user(user)
+        with self._lock, self._writing(user):
+            deleted = self._conn.execute("DELETE FROM memories WHERE user_id = ?", (user,))
+            self._indexes.pop(user, None)
+            return deleted.rowcount
+
+    def enforce_retention(self, now: datetime) -> int:
+        """Apply the retention policy to every user: too old by event time, or beyond the newest N."""
+        now = to_utc(now, "now")
+        policy = self.retention
+        deleted = 0
+        with self._lock, self._writing(None):
+            if policy.max_age is not None:
+                cutoff = iso_utc(now - policy.max_age)
+                deleted += self._conn.execute(
+                    "DELETE FROM memories WHERE time < ?", (cutoff,)
+                ).rowcount
+            if policy.max_count is not None:
+                deleted += self._conn.execute(
+                    "DELETE FROM memories WHERE seq IN (SELECT seq FROM (SELECT seq,"
+                    " ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY time DESC, seq DESC) AS n"
+                    " FROM memories) WHERE n > ?)",
+                    (policy.max_count,),
+                ).rowcount
+            if deleted:
+                self._indexes.clear()
+        return deleted
+
+    def compact(self) -> None:
+        """Merge the FTS index, VACUUM and truncate the WAL: deleted text leaves the disk."""
+        with self._lock:
+            try:
+                with self._transaction():
+                    self._conn.execute(
+                        "INSERT INTO memories_fts (memories_fts) VALUES ('optimize')"
+                    )
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise MemoryStoreError(
+                    f"could not compact {self.path}: {exc}; it needs free disk space about "
+                    "the size of the store, and no other process reading it"
+                ) from exc
+            self._data_version = self._read_data_version()
+
+    def check_integrity(self) -> None:
+        """Raise MemoryStoreError unless the tables and the FTS index are consistent."""
+        with self._lock:
+            problems = [row[0] for row in self._conn.execute("PRAGMA integrity_check")]
+            if problems != ["ok"]:
+                raise MemoryStoreError(f"{self.path} is damaged: {'; '.join(problems)}")
+            try:
+                self._conn.execute(
+                    "INSERT INTO memories_fts (memories_fts, rank) VALUES ('integrity-check', 1)"
+                )
+            except sqlite3.DatabaseError as exc:
+                raise MemoryStoreError(
+                    f"the full-text index of {self.path} is out of step: {exc}; "
+                    "rebuild it with INSERT INTO memories_fts(memories_fts) VALUES('rebuild')"
+                ) from exc
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, user: str, memory_id: str) -> Memory:
+        check_user(user)
+        with self._lock:
+            return self._row(user, memory_id)[1]
+
+    def count(self, user: str) -> int:
+        check_user(user)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user,)
+            ).fetchone()
+            return int(row[0])
+
+    def list_memories(self, user: str, *, offset: int = 0, limit: int = 50) -> list[Memory]:
+        check_user(user)
+        if offset < 0 or not 0 < limit <= 1000:
+            raise InvalidMemoryError(
+                f"page with offset ≥ 0 and 1 ≤ limit ≤ 1000, got offset={offset} limit={limit}"
+            )
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = ?"
+                " ORDER BY time DESC, seq DESC LIMIT ? OFFSET ?",
+                (user, limit, offset),
+            )
+            return [_memory(row) for row in rows]
+
+    def export(self, user: str) -> list[Memory]:
+        check_user(user)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? ORDER BY time, seq", (user,)
+            )
+            return [_memory(row) for row in rows]
+
+    def search(
+        self,
+        user: str,
+        query: str,
+        *,
+        now: datetime,
+        k: int = 10,
+        query_vector: FloatArray | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid retrieval: nearest embeddings and bm25 matches, fused (see ranking.py).
+
+        `query_vector` lets a caller that already embedded the query skip that step.
+        """
+        check_user(user)
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidMemoryError("a search needs a non-empty query")
+        now_s = to_utc(now, "now").timestamp()
+        if k <= 0:
+            return []
+        if query_vector is None:
+            vector = self._embed([query])[0]
+        elif query_vector.shape != (self._embedder.dimension,):
+            raise InvalidMemoryError(
+                f"query_vector has shape {query_vector.shape}; "
+                f"expected ({self._embedder.dimension},) from {self._embedder.name}"
+            )
+        else:
+            vector = normalised(query_vector)
+        pool = max(CANDIDATES_PER_RETRIEVER, k)
+        with self._lock:
+            self._follow_other_writers()
+            index = self._index(user)
+            keys, cosines = index.nearest(vector, pool)
+            by_vector = vector_ranks(keys.tolist(), cosines.tolist(), self.weights.min_cosine)
+            by_text = text_ranks(self._text_matches(user, query, pool, index))
+            candidates = []
+            for key in by_vector.keys() | by_text.keys():
+                time_s, importance = index.meta(key)
+                vector_rank, cosine = by_vector.get(key, (None, index.cosine(key, vector)))
+                candidates.append(
+                    Candidate(key, cosine, vector_rank, by_text.get(key), time_s, importance)
+                )
+            ranked = rank(candidates, now_s=now_s, k=k, weights=self.weights)
+            memories = self._memories_by_seq(user, [item.candidate.key for item in ranked])
+        return [
+            SearchHit(
+                memory=memories[item.candidate.key],
+                score=item.score,
+                cosine=item.candidate.cosine,
+                vector_rank=item.candidate.vector_rank,
+                text_rank=item.candidate.text_rank,
+            )
+            for item in ranked
+            if item.candidate.key in memories
+        ]
+
+    # -- internals ---------------------------------------------------------
+
+    def _embed(self, texts: list[str]) -> FloatArray:
+        vectors = np.asarray(self._embedder.embed(texts), dtype=np.float32)
+        if vectors.shape != (len(texts), self._embedder.dimension):
+            raise MemoryStoreError(
+                f"embedder {self._embedder.name} returned shape {vectors.shape} for "
+                f"{len(texts)} texts; expected ({len(texts)}, {self._embedder.dimension})"
+            )
+        return normalised(vectors)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _writing(self, user: str | None) -> Iterator[None]:
+        """A write transaction; on failure the affected in-memory matrices are dropped."""
+        self._follow_other_writers()
+        try:
+            with self._transaction():
+                yield
+        except BaseException as exc:
+            if user is None:
+                self._indexes.clear()
+            else:
+                self._indexes.pop(user, None)
+            if isinstance(exc, sqlite3.Error):
+                raise MemoryStoreError(
+                    f"could not write to the memory store {self.path}: {exc}; nothing was changed"
+                ) from exc
+            raise
+
+    def _read_data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _follow_other_writers(self) -> None:
+        """Drop cached matrices if another connection committed since we last looked."""
+        version = self._read_data_version()
+        if version != self._data_version:
+            self._indexes.clear()
+            self._data_version = version
+
+    def _index(self, user: str) -> VectorIndex:
+        index = self._indexes.get(user)
+        if index is not None:
+            return index
+        rows = self._conn.execute(
+            "SELECT seq, kind, (julianday(time) - 2440587.5) * 86400.0, importance, embedding"
+            " FROM memories WHERE user_id = ?",
+            (user,),
+        ).fetchall()
+        dimension = self._embedder.dimension
+        blob = b"".join(row[4] for row in rows)
+        if len(blob) != len(rows) * dimension * 4:
+            raise MemoryStoreError(
+                f"the embeddings of {user!r} in {self.path} are not all {dimension}-d; "
+                "the store was written by another embedder: reopen it to re-embed"
+            )
+        index = VectorIndex.from_arrays(
+            keys=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            vectors=np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension),
+            kinds=np.fromiter(
+                (_KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
+            ),
+            times_s=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
+            importance=np.fromiter((row[3] for row in rows), dtype=np.float32, count=len(rows)),
+        )
+        self._indexes[user] = index
+        return index
+
+    def _text_matches(self, user: str, query: str, limit: int, index: VectorIndex) -> list[int]:
+        """Row ids of the user's best bm25 matches, best first.
+
+        Most stores hold one user, so the top matches of the whole index are
+        fetched first and filtered with the user's in-memory ids: three times
+        faster than joining every match with its row. Only when that page was
+        full and not all the user's does the exact per-user join run.
+        """
+        match = fts_match_query(query)
+        if match is None:
+            return []
+        rows = [
+            int(row[0])
+            for row in self._conn.execute(
+                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?"
+                " ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT ?",
+                (match, limit),
+            )
+        ]
+        mine = [seq for seq in rows if seq in index]
+        if len(rows) < limit or len(mine) == len(rows):
+            return mine
+        exact = self._conn.execute(
+            "SELECT m.seq FROM memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid"
+            " WHERE memories_fts MATCH ? AND m.user_id = ?"
+            " ORDER BY bm25(memories_fts, 1.0, 0.5) LIMIT ?",
+            (match, user, limit),
+        )
+        return [int(row[0]) for row in exact if int(row[0]) in index]
+
+    def _memories_by_seq(self, user: str, seqs: list[int]) -> dict[int, Memory]:
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self._conn.execute(
+            # `+user_id` keeps the planner on the primary key: the per-user index
+            # would scan every memory of the user to find a handful.
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE seq IN ({marks}) AND +user_id = ?",
+            (*seqs, user),
+        )
+        return {int(row[0]): _memory(row[1:]) for row in rows}
+
+    def _row(self, user: str, memory_id: str) -> tuple[int, Memory]:
+        row = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE id = ? AND user_id = ?",
+            (memory_id, user),
+        ).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(
+                f"no memory {memory_id!r} for user {user!r}; list the user's memories to find its id"
+            )
+        return int(row[0]), _memory(row[1:])
+
+    def _duplicate_of(
+        self, user: str, index: VectorIndex, memory: NewMemory, vector: FloatArray
+    ) -> tuple[int, Memory] | None:
+        words = content_words(memory.text)
+        for seq, _ in index.similar(vector, _KIND_CODE[memory.kind], DEDUPE_COSINE)[:8]:
+            found = self._memories_by_seq(user, [seq]).get(seq)
+            if found is not None and content_words(found.text) == words:
+                return seq, found
+        return None
+
+    def _insert(
+        self, user: str, memory: NewMemory, vector: FloatArray, stamp: str, index: VectorIndex
+    ) -> Memory:
+        memory_id = uuid.uuid4().hex
+        cursor = self._conn.execute(
+            f"INSERT INTO memories ({_COLUMNS}, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                memory_id,
+                user,
+                memory.kind.value,
+                memory.text,
+                memory.source,
+                memory.source_id,
+                iso_utc(memory.time),
+                memory.place,
+                memory.importance,
+                stamp,
+                stamp,
+                vector.tobytes(),
+            ),
+        )
+        seq = cursor.lastrowid
+        assert seq is not None
+        index.add(seq, vector, _KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
+        created = parse_iso(stamp)
+        return Memory(
+            id=memory_id,
+            user=user,
+            kind=memory.kind,
+            text=memory.text,
+            source=memory.source,
+            source_id=memory.source_id,
+            time=memory.time,
+            place=memory.place,
+            importance=memory.importance,
+            created=created,
+            updated=created,
+        )
+
+    def _refresh(
+        self, existing: tuple[int, Memory], memory: NewMemory, stamp: str, index: VectorIndex
+    ) -> Memory:
+        seq, found = existing
+        time = max(found.time, memory.time)
+        importance = max(found.importance, memory.importance)
+        self._conn.execute(
+            "UPDATE memories SET time = ?, importance = ?, updated = ? WHERE seq = ?",
+            (iso_utc(time), importance, stamp, seq),
+        )
+        index.update(seq, time_s=time.timestamp(), importance=importance)
+        return Memory(
+            id=found.id,
+            user=found.user,
+            kind=found.kind,
+            text=found.text,
+            source=found.source,
+            source_id=found.source_id,
+            time=time,
+            place=found.place,
+            importance=importance,
+            created=found.created,
+            updated=parse_iso(stamp),
+        )
+
+    def _adopt_embedder(self) -> None:
+        """Record which embedder built the vectors; re-embed everything if it changed.
+
+        Vectors from two models are not comparable, so a store opened with a new
+        embedder recomputes every embedding once, in one transaction.
+        """
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            if row is not None and row[0] == self._embedder_id:
+                return
+            with self._writing(None):
+                rows = self._conn.execute("SELECT seq, text FROM memories").fetchall()
+                for start in range(0, len(rows), _EMBED_BATCH):
+                    chunk = rows[start : start + _EMBED_BATCH]
+                    vectors = self._embed([text for _, text in chunk])
+                    self._conn.executemany(
+                        "UPDATE memories SET embedding = ? WHERE seq = ?",
+                        [(v.tobytes(), seq) for (seq, _), v in zip(chunk, vectors, strict=True)],
+                    )
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('embedder', ?)",
+                    (self._embedder_id,),
+                )
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    (memory_id, user, kind, text, source, source_id, time, place, importance, created, updated) = (
+        row
+    )
+    return Memory(
+        id=str(memory_id),
+        user=str(user),
+        kind=MemoryKind(str(kind)),
+        text=str(text),
+        source=str(source),
+        source_id=None if source_id is None else str(source_id),
+        time=parse_iso(str(time)),
+        place=None if place is None else str(place),
+        importance=float(importance),
+        created=parse_iso(str(created)),
+        updated=parse_iso(str(updated)),
+    )
