@@ -36,9 +36,7 @@ def ordered(stages: Iterable[Stage]) -> list[Stage]:
 def breakdown(stages: Sequence[Stage]) -> list[tuple[str, float]]:
     """[("speech_end→end_of_speech", ms), …] for consecutive stages."""
     seq = ordered(stages)
-    return [
-        (f"{a.name}→{b.name}", (b.at - a.at) * 1000.0) for a, b in itertools.pairwise(seq)
-    ]
+    return [(f"{a.name}→{b.name}", (b.at - a.at) * 1000.0) for a, b in itertools.pairwise(seq)]
 
 
 def total_ms(stages: Sequence[Stage]) -> float:

@@ -98,6 +98,8 @@ class Observation(Envelope):
     ocr: tuple[OcrLine, ...] = ()
     labels: tuple[Label, ...] = ()
     analysed_ms: float = 0.0
+    # One "stage: what went wrong" per vision stage that failed on this frame.
+    errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -83,3 +83,15 @@ def bottle_frames(recordings: Path) -> list[npt.NDArray[np.uint8]]:
     finally:
         capture.release()
     return frames
+
+
+# The cloud's models (Whisper, Qwen), loaded once per session.
+from tests.models import qwen, whisper  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The bundled all-MiniLM-L6-v2 embedder, verified and loaded once per test session."""
+    from cloud.memory.embedder import MiniLmEmbedder
+
+    return MiniLmEmbedder()

@@ -42,7 +42,9 @@ EXAMPLES: list[Message] = [
     SpeechSegment(
         **BASE, turn_id=1, pcm=b"\x01\x00" * 512, part=1, last=False, speech_end=3.0, visual=True
     ),
-    Keyframe(**BASE, turn_id=1, jpeg=b"\xff\xd8jpeg\xff\xd9", width=640, height=480, captured_at=2.9),
+    Keyframe(
+        **BASE, turn_id=1, jpeg=b"\xff\xd8jpeg\xff\xd9", width=640, height=480, captured_at=2.9
+    ),
     Observation(
         **BASE,
         turn_id=1,

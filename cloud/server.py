@@ -1,0 +1,104 @@
+"""The cloud's websocket server: one connection per session, msgpack messages.
+
+The gateway opens one connection for each edge session and relays protocol
+messages both ways. A malformed message gets an Error reply; the connection
+and the session go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from cloud.config import CloudConfig
+from cloud.conversation import Conversation, Models
+from protocol import MAX_MESSAGE_BYTES, Error, Hello, Message, ProtocolError, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+class CloudServer:
+    """Accepts gateway connections and runs a Conversation for each."""
+
+    def __init__(self, models: Models, config: CloudConfig | None = None) -> None:
+        self.models = models
+        self.config = config or CloudConfig()
+        self.sessions: dict[str, Conversation] = {}
+
+    async def handle(self, connection: ServerConnection) -> None:
+        async def send(message: Message) -> None:
+            try:
+                await connection.send(encode(message))
+            except ConnectionClosed:
+                log.info("gateway went away before %s could be sent", message.kind)
+
+        conversation: Conversation | None = None
+        async with asyncio.TaskGroup() as tasks:
+            runner: asyncio.Task[None] | None = None
+            try:
+                async for data in connection:
+                    try:
+                        message = decode(data if isinstance(data, bytes) else data.encode())
+                    except ProtocolError as exc:
+                        await send(_error("?", "bad_message", str(exc)))
+                        continue
+                    if conversation is None:
+                        if not isinstance(message, Hello):
+                            await send(
+                                _error(message.session_id, "hello_required", "send Hello first")
+                            )
+                            continue
+                        conversation = Conversation(
+                            message.session_id, self.models, send, config=self.config
+                        )
+                        self.sessions[message.session_id] = conversation
+                        runner = tasks.create_task(conversation.run())
+                        continue
+                    if message.session_id != conversation.session_id:
+                        await send(
+                            _error(
+                                conversation.session_id,
+                                "wrong_session",
+                                "message belongs to another session",
+                                message.seq,
+                            )
+                        )
+                        continue
+                    conversation.receive(message)
+            except ConnectionClosed:
+                pass
+            finally:
+                if runner is not None:
+                    runner.cancel()
+                if conversation is not None:
+                    self.sessions.pop(conversation.session_id, None)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Server]:
+        """Serve until the context exits; the bound port is on the returned server."""
+        async with serve(
+            self.handle,
+            self.config.host,
+            self.config.port,
+            max_size=MAX_MESSAGE_BYTES * 2,
+            ping_interval=20,
+        ) as server:
+            yield server
+
+
+def _error(session_id: str, code: str, text: str, ref_seq: int = -1) -> Error:
+    # Errors about the connection itself are not part of a conversation's sequence.
+    return Error(
+        session_id=session_id,
+        seq=0,
+        sent_at=time.monotonic(),
+        code=code,
+        message=text,
+        ref_seq=ref_seq,
+    )

@@ -1,0 +1,213 @@
+"""The `companion` command.
+
+Every failure a user can cause (missing media, an unreachable gateway, a model
+package not installed) ends as one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from companion.cli_support import (
+    Register,
+    UsageError,
+    check_files,
+    default_recordings,
+    print_result,
+    progress_printer,
+)
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "simulators" / "demo"
+EXIT_NO_SPEECH = 3
+
+# Each area's own commands: module.register(commands, benchmarks).
+AREA_COMMANDS: tuple[Register, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aioice", "aiortc", "websockets", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        return int(asyncio.run(args.run(args)))
+    except KeyboardInterrupt:
+        return 130
+    except UsageError as exc:
+        print(f"companion: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the CLI's one place that turns any failure into one line
+        if args.verbose:
+            raise
+        print(f"companion: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion", description="Smart-glasses companion: edge, gateway, cloud."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and tracebacks")
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    demo = sub.add_parser("demo", help="answer a spoken question about a page, offline, end to end")
+    demo.add_argument("--json", action="store_true", help="print JSON lines")
+    demo.set_defaults(run=_demo)
+
+    rp = sub.add_parser("replay", help="replay a video/image and an audio file through the stack")
+    rp.add_argument("--video", type=Path, help="any video PyAV reads, or a still image")
+    rp.add_argument("--audio", type=Path, help="wav, flac, … or raw PCM with --audio-format")
+    rp.add_argument("--audio-format", help="for raw PCM, e.g. s16le:16000")
+    rp.add_argument("--text", action="append", help="a typed question (repeatable)")
+    rp.add_argument("--speed", choices=("realtime", "max"), default="max")
+    rp.add_argument("--gateway", help="a running gateway's URL (default: start one here)")
+    rp.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="auto")
+    rp.add_argument(
+        "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
+    )
+    rp.add_argument("--user", default="me")
+    rp.add_argument("--json", action="store_true", help="print JSON lines")
+    rp.set_defaults(run=_replay)
+
+    serve = sub.add_parser("serve", help="run the gateway and the cloud for other clients")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080, help="gateway HTTP port")
+    serve.add_argument("--cloud-port", type=int, default=8765)
+    serve.set_defaults(run=_serve)
+
+    bench = sub.add_parser("bench", help="print benchmark figures")
+    bench_sub = bench.add_subparsers(required=True, metavar="benchmark")
+    asr = bench_sub.add_parser("asr", help="word error rate and speed of speech recognition")
+    asr.add_argument("--recordings", type=Path, default=default_recordings() / "speech")
+    asr.add_argument("--json", action="store_true")
+    asr.set_defaults(run=_bench_asr)
+    e2e = bench_sub.add_parser("e2e", help="latency per stage over repeated end-to-end replays")
+    e2e.add_argument("--runs", type=int, default=5)
+    e2e.add_argument("--video", type=Path, default=DEMO_DIR / "page.png")
+    e2e.add_argument("--audio", type=Path, default=DEMO_DIR / "question-page.wav")
+    e2e.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="fast")
+    e2e.add_argument("--json", action="store_true")
+    e2e.set_defaults(run=_bench_e2e)
+    for register in AREA_COMMANDS:
+        register(sub, bench_sub)
+    return parser
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    args.video = DEMO_DIR / "page.png"
+    args.audio = DEMO_DIR / "question-page.wav"
+    args.audio_format = None
+    args.text = None
+    args.speed = "realtime"
+    args.gateway = None
+    args.mode = "fast"
+    args.privacy = "standard"
+    args.user = "demo"
+    if not args.json:
+        print("Companion demo: a photographed page in view, the wearer asks", file=sys.stderr)
+        print('"What does this page say?" (real models, real WebRTC on loopback)', file=sys.stderr)
+    return await _replay(args)
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from cloud.conversation import Models
+    from companion.replay import Printer, run_replay
+    from companion.stack import load_cloud_models, warm_up
+    from edge.config import EdgeConfig
+    from edge.models import EdgeModels
+
+    if args.video is None and args.audio is None and not args.text:
+        raise UsageError("give --video and/or --audio (or --text)")
+    check_files(args.video, args.audio)
+    models: Models | None = None
+    if args.gateway is None:
+        progress = progress_printer()
+        models = await asyncio.to_thread(load_cloud_models, None, progress)
+        await warm_up(models, progress)
+    printer = Printer(as_json=args.json)
+    summary = await run_replay(
+        edge_models=EdgeModels(),
+        video=args.video,
+        audio=args.audio,
+        audio_format=args.audio_format,
+        speed=args.speed,
+        gateway_url=args.gateway,
+        models=models,
+        questions=args.text,
+        edge_config=EdgeConfig(
+            user=args.user, device="replay", privacy=args.privacy, mode=args.mode
+        ),
+        on_event=printer,
+    )
+    printer.summary(summary)
+    if summary.errors:
+        return 1
+    if not any(t.transcript or t.done for t in summary.turns):
+        return EXIT_NO_SPEECH
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from companion.stack import load_cloud_models, local_stack, warm_up
+
+    progress = progress_printer()
+    models = await asyncio.to_thread(load_cloud_models, None, progress)
+    await warm_up(models, progress)
+    async with local_stack(
+        models, host=args.host, gateway_port=args.port, cloud_port=args.cloud_port
+    ) as stack:
+        print(f"gateway: {stack.gateway_url}  (POST /v1/sessions with an SDP offer)", flush=True)
+        print(f"cloud:   {stack.cloud_url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    return 0
+
+
+async def _bench_asr(args: argparse.Namespace) -> int:
+    from cloud.asr import WhisperTranscriber
+    from simulators.bench_asr import bench_asr
+
+    if not args.recordings.is_dir():
+        raise UsageError(f"{args.recordings}: no such directory (set --recordings)")
+    started = time.monotonic()
+    transcriber = await asyncio.to_thread(WhisperTranscriber)
+    load_s = time.monotonic() - started
+    result = await asyncio.to_thread(bench_asr, args.recordings, transcriber)
+    result["load_seconds"] = round(load_s, 2)
+    print_result(result, args.json)
+    return 0
+
+
+async def _bench_e2e(args: argparse.Namespace) -> int:
+    from simulators.bench_e2e import bench_e2e
+
+    check_files(args.video, args.audio)
+    result = await bench_e2e(
+        video=args.video,
+        audio=args.audio,
+        runs=args.runs,
+        mode=args.mode,
+        progress=progress_printer(),
+    )
+    print_result(result, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

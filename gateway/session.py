@@ -1,0 +1,132 @@
+"""One edge session at the gateway: a peer connection, its data channel and the
+websocket to the cloud that carries the same protocol messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from aiortc import RTCDataChannel, RTCPeerConnection
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from protocol import MAX_MESSAGE_BYTES, Error, Message, ProtocolError, Sequencer, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+class GatewaySession:
+    """Relays validated messages between an edge peer and the cloud.
+
+    Every message from the edge is decoded here, so a malformed one is answered
+    with an Error on the channel and never reaches the cloud; the session goes on.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        cloud: ClientConnection,
+        on_closed: Callable[[str], None] = lambda session_id: None,
+    ) -> None:
+        self.session_id = session_id
+        self._on_closed = on_closed
+        self.pc = RTCPeerConnection(rtc_configuration())
+        self._cloud = cloud
+        self._channel: RTCDataChannel | None = None
+        self._out = Sequencer(session_id)
+        self._to_cloud: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.closed = asyncio.Event()
+        self.messages_in = 0
+        self.errors = 0
+
+        @self.pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            if channel.label != CONTEXT_CHANNEL:
+                log.warning("ignoring unexpected data channel %r", channel.label)
+                return
+            self._channel = channel
+            channel.on("message", self._on_edge_message)
+
+        @self.pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("session %s: peer %s", session_id, self.pc.connectionState)
+            if self.pc.connectionState in ("failed", "closed"):
+                await self.close()
+
+    @classmethod
+    async def open(
+        cls, session_id: str, cloud_url: str, on_closed: Callable[[str], None]
+    ) -> GatewaySession:
+        cloud = await connect(cloud_url, max_size=MAX_MESSAGE_BYTES * 2, open_timeout=5)
+        session = cls(session_id, cloud, on_closed)
+        session._tasks = [
+            asyncio.create_task(session._relay_to_cloud()),
+            asyncio.create_task(session._relay_from_cloud()),
+        ]
+        return session
+
+    def _on_edge_message(self, data: bytes | str) -> None:
+        self.messages_in += 1
+        try:
+            message = decode(data)
+        except ProtocolError as exc:
+            self._reply_error("bad_message", str(exc))
+            return
+        if message.session_id != self.session_id:
+            self._reply_error("wrong_session", "message names another session", message.seq)
+            return
+        try:
+            self._to_cloud.put_nowait(data if isinstance(data, bytes) else data.encode())
+        except asyncio.QueueFull:
+            self._reply_error("overloaded", "too many messages in flight; slow down", message.seq)
+
+    def _reply_error(self, code: str, text: str, ref_seq: int = -1) -> None:
+        self.errors += 1
+        log.info("session %s: %s: %s", self.session_id, code, text)
+        self.send_to_edge(self._out.make(Error, code=code, message=text, ref_seq=ref_seq))
+
+    def send_to_edge(self, message: Message) -> None:
+        if self._channel is not None and self._channel.readyState == "open":
+            self._channel.send(encode(message))
+
+    async def _relay_to_cloud(self) -> None:
+        try:
+            while True:
+                await self._cloud.send(await self._to_cloud.get())
+        except ConnectionClosed:
+            await self._cloud_lost()
+
+    async def _relay_from_cloud(self) -> None:
+        try:
+            async for data in self._cloud:
+                if self._channel is not None and self._channel.readyState == "open":
+                    self._channel.send(data)
+        except ConnectionClosed:
+            pass
+        await self._cloud_lost()
+
+    async def _cloud_lost(self) -> None:
+        if not self.closed.is_set():
+            self._reply_error("cloud_unavailable", "the cloud connection closed; reconnect")
+            await self.close()
+
+    async def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        self._on_closed(self.session_id)
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await self._cloud.close()
+        # Give the Error above a moment to leave before the transport goes.
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0.05)
+            await self.pc.close()
+        log.info("session %s closed at %.3f", self.session_id, time.monotonic())

@@ -1,0 +1,97 @@
+"""End-to-end latency over repeated replays of one recording.
+
+Models load once; every run is a fresh WebRTC session through the same
+in-process gateway and cloud, so the figures are per-answer, warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from companion.stack import load_cloud_models, local_stack, warm_up
+from edge.config import EdgeConfig
+from edge.models import EdgeModels
+from edge.session import TurnRecord
+from protocol.latency import breakdown, stage_at
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: honest for the handful of runs a benchmark does."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summarise_turns(turns: list[TurnRecord]) -> dict[str, Any]:
+    """p50/p95 per stage, answer time, and the share that is not model inference."""
+    per_stage: dict[str, list[float]] = {}
+    answer_ms: list[float] = []
+    overhead: list[float] = []
+    for turn in turns:
+        stages = turn.stages()
+        for name, ms in breakdown(stages):
+            per_stage.setdefault(name, []).append(ms)
+        start, end = stage_at(stages, "end_of_speech"), stage_at(stages, "answer_received")
+        if start is None or end is None or turn.done is None:
+            continue
+        total = (end - start) * 1000.0
+        answer_ms.append(total)
+        overhead.append(max(0.0, total - turn.done.inference_ms) / total if total > 0 else 0.0)
+    return {
+        "answers": len(answer_ms),
+        "stages_ms": {
+            name: {"p50": round(percentile(v, 50), 1), "p95": round(percentile(v, 95), 1)}
+            for name, v in per_stage.items()
+        },
+        "answer_ms": {
+            "p50": round(percentile(answer_ms, 50), 1) if answer_ms else None,
+            "p95": round(percentile(answer_ms, 95), 1) if answer_ms else None,
+        },
+        "non_inference_share": {
+            "p50": round(percentile(overhead, 50), 3) if overhead else None,
+            "p95": round(percentile(overhead, 95), 3) if overhead else None,
+        },
+    }
+
+
+async def bench_e2e(
+    *,
+    video: Path,
+    audio: Path,
+    runs: int,
+    mode: str = "fast",
+    speed: str = "realtime",
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    from companion.replay import run_replay
+
+    models = await asyncio.to_thread(load_cloud_models, None, progress)
+    await warm_up(models, progress)
+    edge_models = EdgeModels()
+    turns: list[TurnRecord] = []
+    answers: list[str] = []
+    async with local_stack(models) as stack:
+        for run in range(runs):
+            progress(f"run {run + 1}/{runs}")
+            summary = await run_replay(
+                edge_models=edge_models,
+                video=video,
+                audio=audio,
+                speed=speed,
+                gateway_url=stack.gateway_url,
+                edge_config=EdgeConfig(mode=mode, device="bench"),
+            )
+            turns += [t for t in summary.turns if t.done is not None]
+            answers += [t.answer for t in summary.turns if t.done is not None]
+    return {
+        "runs": runs,
+        "mode": mode,
+        "speed": speed,
+        "video": str(video),
+        "audio": str(audio),
+        **summarise_turns(turns),
+        "example_answer": answers[0] if answers else None,
+    }
