@@ -37,6 +37,9 @@ from firmware_bridge.photo_reassembly import Photo, PhotoReassembler, PhotoReass
 DEFAULT_CODEC = CodecId.OPUS_16K
 """What shipping Omi firmware sends when nothing in the capture says otherwise."""
 
+MAX_REPORTED_PROBLEMS = 50
+"""A capture that is garbage throughout says so 50 times, then only counts."""
+
 CodecSource = Literal["argument", "capture", "default"]
 
 
@@ -115,34 +118,39 @@ def decode_capture(
 
 def _parse(lines: Iterable[str], report: CaptureReport) -> list[_Record]:
     records = []
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         report.lines += 1
         record = _parse_line(line)
-        if record is None:
+        if isinstance(record, str):
             report.malformed_lines += 1
+            if len(report.problems) < MAX_REPORTED_PROBLEMS:
+                report.problems.append(f"line {number}: {record}; skipped")
         else:
             records.append(record)
     return records
 
 
-def _parse_line(line: str) -> _Record | None:
+def _parse_line(line: str) -> _Record | str:
+    """The notification on one line, or why the line is not one."""
     try:
         item = json.loads(line)
     except ValueError:
-        return None
+        return "not JSON"
     if not isinstance(item, dict):
-        return None
+        return f'not a JSON object with "t", "uuid" and "hex" (got {type(item).__name__})'
     t, uuid, text = item.get("t"), item.get("uuid"), item.get("hex")
     if isinstance(t, bool) or not isinstance(t, int | float) or not np.isfinite(t):
-        return None
-    if not isinstance(uuid, str) or not isinstance(text, str):
-        return None
+        return f'"t" must be a finite number of seconds, not {t!r}'[:120]
+    if not isinstance(uuid, str):
+        return f'"uuid" must be a text UUID, not {uuid!r}'[:120]
+    if not isinstance(text, str):
+        return f'"hex" must be the value as hex text, not {text!r}'[:120]
     try:
         data = bytes.fromhex(text)
     except ValueError:
-        return None
+        return f'"hex" is not hexadecimal: {text[:40]!r}'
     return _Record(float(t), normalize_uuid(uuid), data)
 
 

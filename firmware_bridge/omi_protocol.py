@@ -25,7 +25,27 @@ Sources, as the public BasedHardware/omi repository has them:
   characteristic `23BA7925-…` notifies tap events (1 single tap, 2 double tap,
   3 long tap, 4 press, 5 release). Written from our reading of that firmware;
   confirm the codes on hardware before relying on anything past 1–3.
-- Bluetooth SIG Battery Service 0x180F, Battery Level 0x2A19 (uint8 percent).
+- Bluetooth SIG Battery Service 0x180F, Battery Level 0x2A19 (uint8 percent);
+  Protocol.mdx: notifications need Omi firmware 1.5 or later (read it too).
+
+Checked again against the public sources (BasedHardware/omi
+`docs/doc/developer/Protocol.mdx`, `omiGlass/firmware/src/app.cpp`, the Omi
+app's BLE constants, and the OpenGlass firmware README "BLE Protocol" of
+orviwan/OpenGlassesFirmware):
+- Protocol.mdx: the packet number is "incremented for each value sent and
+  looped over to 0 after 65535" while its worked example gives both values of
+  one 320-byte PCM packet "packet number n" (index 0 then 1): the ambiguity
+  `CounterMode` exists for. 160 samples a packet; values split at MTU - 3.
+- Protocol.mdx codec ids: 0 PCM16 16 kHz, 1 PCM16 8 kHz, 10 µ-law 16 kHz,
+  11 µ-law 8 kHz, 20 Opus 16 kHz; Opus is the default since firmware 1.0.3.
+- The app's button states: 0 default, 1 single, 2 double, 3 long tap,
+  4 press, 5 release, on `23ba7925-0000-1000-7450-346eac492e92`.
+- OpenGlass README: photo chunks carry a 2-byte little-endian frame number,
+  `0xFFFF` ends a photo; control -1 (0xFF) single photo, 0 stop, 5-127 s.
+- omiGlass `handlePhotoControl(int8_t)` accepts `>= 5 && <= 300` on an int8
+  (so 127 at most), and some versions then pick their own interval (30 s,
+  60 s after camera failures, 120 s under 20 % battery) whatever was asked:
+  the photo interval is a request, not a promise.
 """
 
 from __future__ import annotations

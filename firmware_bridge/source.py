@@ -50,11 +50,13 @@ from firmware_bridge.omi_protocol import (
 )
 from firmware_bridge.photo_reassembly import (
     Photo,
+    PhotoDropped,
     PhotoEvent,
     PhotoReassembler,
     PhotoReassemblyStats,
 )
 from firmware_bridge.transport import GlassesLink, Notification, NotificationStream
+from firmware_bridge.wear import WearDetector
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class GlassesState:
     connection: ConnectionState = "idle"
     codec: str | None = None
     battery_percent: int | None = None
+    worn: bool | None = None
+    """Inferred from the microphone (`wear.WearDetector`); None until audio is heard."""
     last_seen: float | None = None
     """Clock time of the last notification from the glasses."""
     notifications: int = 0
@@ -97,7 +101,12 @@ class GlassesSource:
     """Audio and photos from Omi / OpenGlass glasses, as an edge `Source`.
 
     `photo_interval_s`: None asks for one photo on start (if `photo_on_start`),
-    5..127 asks the glasses to send one every so many seconds.
+    5..127 asks the glasses to send one every so many seconds. `on_event` hears
+    each change worth telling the wearer about, by name: "connected",
+    "disconnected", "battery", "taken_off", "put_on", "button:<tap>"
+    (`state` has the details); it runs inside iteration, so it must not block.
+    `photo_retries`: a requested photo that arrives cut off or with holes (the
+    firmware never resends a chunk) is asked for again, up to this many times.
     """
 
     def __init__(
@@ -110,6 +119,8 @@ class GlassesSource:
         counter_mode: CounterMode | None = None,
         hold_s: float = 0.2,
         on_button: Callable[[ButtonEvent], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        photo_retries: int = 3,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if photo_interval_s is not None:
@@ -122,6 +133,11 @@ class GlassesSource:
         self.counter_mode: CounterMode | None = counter_mode
         self.hold_s = hold_s
         self.on_button = on_button
+        self.on_event = on_event
+        self.photo_retries = photo_retries
+        self._retries_left = photo_retries
+        self._retake = False
+        self._wear = WearDetector()
         self._clock = clock
         self._started = False
         self._finished = False
@@ -155,6 +171,7 @@ class GlassesSource:
         await self.link.connect()
         self._t0 = self._clock()
         self.state.connection = "connected"
+        self._emit("connected")
         self._notifications = self.link.notifications()
         try:
             await self._set_up()
@@ -169,11 +186,17 @@ class GlassesSource:
                 await self.link.disconnect()
             except LinkError as error:
                 self._problem(f"disconnecting failed: {error}")
-        self.state.connection = "disconnected"
+        self._disconnected()
         self._finished = True
+
+    @property
+    def connected_at(self) -> float:
+        """Clock time of connecting: timestamp 0 of this source's items."""
+        return self._t0
 
     async def take_photo(self) -> None:
         """Ask for one photo now."""
+        self._retries_left = self.photo_retries
         await self.link.write(PHOTO_CONTROL_UUID, photo_control_value(None))
 
     async def set_photo_interval(self, seconds: int) -> None:
@@ -255,6 +278,12 @@ class GlassesSource:
             log.exception("could not handle a notification on %s", notification.uuid)
             self.state.garbled_notifications += 1
         self._expire(notification.t)
+        if self._retake:
+            self._retake = False
+            try:
+                await self.link.write(PHOTO_CONTROL_UUID, photo_control_value(None))
+            except LinkError as error:
+                self._problem(f"could not ask for the photo again: {error}")
         if isinstance(self._notifications, NotificationStream):
             self.state.queue_dropped = self._notifications.dropped
 
@@ -288,7 +317,7 @@ class GlassesSource:
             self.state.audio_undecodable = self._audio.undecodable
         self._flush_chunk()
         self._photos_out(self._photos.flush())
-        self.state.connection = "disconnected"
+        self._disconnected()
         self._finished = True
 
     # --- audio ------------------------------------------------------------------------------
@@ -304,6 +333,7 @@ class GlassesSource:
                 self._run_samples = 0
                 self._chunk_start = 0
             self._append(piece.samples)
+            self._hear(piece)
         if self._audio is not None:
             self.state.audio_undecodable = self._audio.undecodable
 
@@ -335,7 +365,9 @@ class GlassesSource:
     def _photos_out(self, events: list[PhotoEvent]) -> None:
         for event in events:
             if not isinstance(event, Photo):
+                self._photo_lost(event)
                 continue
+            self._retries_left = self.photo_retries
             image = cv2.imdecode(np.frombuffer(event.jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
             if image is None:
                 self.state.photos_undecodable += 1
@@ -344,11 +376,31 @@ class GlassesSource:
             taken = max(0.0, event.t_first - self._t0)
             self._ready.append(VideoFrame(taken, image.astype(np.uint8, copy=False)))
 
+    def _photo_lost(self, dropped: PhotoDropped) -> None:
+        """A single shot that did not arrive whole is worth one more try; an interval retries itself."""
+        if self.photo_interval_s is not None or dropped.reason in ("not_jpeg", "too_large"):
+            return
+        if self._retries_left > 0 and self.link.is_connected:
+            self._retries_left -= 1
+            self._retake = True
+
+    def _hear(self, piece: DecodedAudio) -> None:
+        was = self._wear.worn
+        worn = self._wear.hear(piece.samples, heard=piece.t is not None)
+        if worn is None:
+            return
+        self.state.worn = worn
+        if was is not None or not worn:
+            self._emit("put_on" if worn else "taken_off")
+
     def _battery(self, data: bytes) -> None:
         if not data or data[0] > 100:
             self.state.garbled_notifications += 1
             return
+        changed = self.state.battery_percent != data[0]
         self.state.battery_percent = data[0]
+        if changed:
+            self._emit("battery")
 
     def _button(self, data: bytes) -> None:
         code = int.from_bytes(data[:4], "little") if data else 0
@@ -361,6 +413,21 @@ class GlassesSource:
         self.state.last_button = event
         if self.on_button is not None:
             self.on_button(event)
+        self._emit(f"button:{event.name.lower()}")
+
+    def _disconnected(self) -> None:
+        was = self.state.connection
+        self.state.connection = "disconnected"
+        if was == "connected":
+            self._emit("disconnected")
+
+    def _emit(self, event: str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a listener's bug must not end the stream
+            log.exception("the glasses event listener failed on %s", event)
 
     def _problem(self, message: str) -> None:
         log.warning("glasses: %s", message)

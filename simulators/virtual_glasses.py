@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -42,6 +43,8 @@ from firmware_bridge.omi_protocol import (
     CounterMode,
     parse_photo_control,
 )
+
+log = logging.getLogger(__name__)
 
 AUDIO_RATE = 16_000
 BATTERY_TICK_S = 0.25
@@ -177,11 +180,21 @@ class VirtualGlasses:
         while True:
             while not peripheral.is_connected:
                 await self.link.state_changed()
-            async with asyncio.TaskGroup() as session:
-                session.create_task(self._stream_audio())
-                session.create_task(self._take_photos())
-                session.create_task(self._drain_battery())
-            await peripheral.wait_disconnected()
+            # One connection's work ends with the connection, at once: a central
+            # that reconnects quickly must find a fresh session serving it.
+            session = [
+                asyncio.create_task(self._stream_audio(), name="virtual-glasses-audio"),
+                asyncio.create_task(self._take_photos(), name="virtual-glasses-photos"),
+                asyncio.create_task(self._drain_battery(), name="virtual-glasses-battery"),
+            ]
+            try:
+                await peripheral.wait_disconnected()
+            finally:
+                for task in session:
+                    task.cancel()
+                for outcome in await asyncio.gather(*session, return_exceptions=True):
+                    if isinstance(outcome, Exception):
+                        log.error("virtual glasses failed", exc_info=outcome)
 
     async def _stream_audio(self) -> None:
         peripheral = self.link.peripheral
@@ -203,7 +216,7 @@ class VirtualGlasses:
         if peripheral.is_connected:
             await self._send_audio(encoder.flush())
             self.audio_sent.set()
-        if self.disconnect_when_done:
+        if self.disconnect_when_done and self.audio_sent.is_set():
             await self._hang_up_when_idle()
 
     async def _send_audio(self, packets: list[bytes]) -> None:
