@@ -12,21 +12,32 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
 from cloud.asr import Transcriber
 from cloud.config import CloudConfig
-from cloud.prompt import build_messages
-from cloud.reasoner import Reasoner
+from cloud.interruption import unless_interrupted
+from cloud.memory.records import Memory
+from cloud.memory_prompt import build_answer_messages
+from cloud.modes import choose_mode
+from cloud.openai_reasoner import ToolCallingReasoner
+from cloud.reasoner import ChatMessage, Reasoner
+from cloud.recall import acknowledge_facts, recall, turn_memories
+from cloud.tools import parse_intent, perform
+from cloud.tools.schema import TOOL_SPECS, intent_from_call
+from cloud.user_data import UserData, UserDirectory
 from protocol import (
     AnswerDelta,
     AnswerDone,
     Error,
+    Interrupt,
     Keyframe,
     Message,
+    Notification,
     Observation,
     Query,
     Sequencer,
@@ -48,6 +59,20 @@ class Models:
     transcriber: Transcriber
     reasoner: Reasoner
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Each user's memories and tools; None answers without personal memory.
+    users: UserDirectory | None = None
+    # A larger model for reasoning mode, where one is served; None: `reasoner` for both.
+    reasoning_reasoner: Reasoner | None = None
+
+    def reasoner_for(self, mode: str) -> Reasoner:
+        if mode == "reasoning" and self.reasoning_reasoner is not None:
+            return self.reasoning_reasoner
+        return self.reasoner
+
+
+def local_now() -> datetime:
+    """Now, in this machine's time zone: times are spoken to the wearer in it."""
+    return datetime.now(UTC).astimezone()
 
 
 @dataclass
@@ -62,6 +87,8 @@ class Turn:
     keyframe: Keyframe | None = None
     seen: asyncio.Event = field(default_factory=asyncio.Event)
     stages: list[Stage] = field(default_factory=list)
+    # Set by an Interrupt (barge-in): the answer stops at once, or is never started.
+    interrupted: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def visual(self) -> bool:
@@ -81,8 +108,14 @@ class Conversation:
         *,
         config: CloudConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        user: str = "",
+        wall_clock: Callable[[], datetime] = local_now,
     ) -> None:
         self.session_id = session_id
+        self.user = user
+        self._wall_clock = wall_clock
+        self._data: UserData | None = None
+        self._data_failed = False
         self._models = models
         self._send = send
         self._config = config or CloudConfig()
@@ -118,6 +151,10 @@ class Conversation:
             turn.seen.set()
         elif isinstance(message, Keyframe):
             self._turn(message.turn_id).keyframe = message
+        elif isinstance(message, Interrupt):
+            # A turn already answered has left `_turns`: interrupting it is a no-op.
+            if (interrupted := self._turns.get(message.turn_id)) is not None:
+                interrupted.interrupted.set()
 
     async def run(self) -> None:
         """Answer turns in order until cancelled."""
@@ -164,7 +201,18 @@ class Conversation:
                 await asyncio.wait_for(turn.seen.wait(), self._config.observation_wait_s)
         if turn.observation is not None:
             turn.stages.append(Stage(name="observation", at=self._clock()))
-        text, spent = await self._stream_answer(turn, question, self._resolve(mode))
+        mode, question = choose_mode(mode, question)
+        data = await self._user_data()
+        now = self._wall_clock()
+        if data is not None and await self._answer_with_tool(turn, data, question, now):
+            return
+        memories: list[Memory] = []
+        if data is not None:
+            memories = await self._recall(data, question, mode, now)
+            turn.stages.append(Stage(name="retrieval", at=self._clock()))
+        text, spent = await self._stream_answer(
+            turn, question, self._resolve(mode), memories, now, data
+        )
         inference += spent
         await self._send(
             self._out.make(
@@ -174,17 +222,162 @@ class Conversation:
                 mode=self._resolve(mode),
                 stages=tuple(turn.stages),
                 inference_ms=inference * 1000.0,
+                interrupted=turn.interrupted.is_set(),
+            )
+        )
+        self.answered += 1
+        if data is not None and APOLOGY not in text and not turn.interrupted.is_set():
+            await self._remember(data, turn, question, text, now)
+
+    async def notify(self, text: str, *, category: str, ref: str, due: str) -> None:
+        """Tell the wearer something unasked (a reminder that came due)."""
+        await self._send(
+            self._out.make(Notification, text=text, category=category, ref=ref, due=due)
+        )
+
+    async def _user_data(self) -> UserData | None:
+        """The user's stores, opened on first use; a store that cannot open is reported once
+        and the session answers without memory."""
+        users = self._models.users
+        if users is None or not self.user or self._data_failed:
+            return self._data
+        if self._data is None:
+            try:
+                self._data = await asyncio.to_thread(users.open, self.user)
+            except Exception as exc:
+                self._data_failed = True
+                log.error("personal memory unavailable for %r: %s", self.user, exc)
+                await self._send(
+                    self._out.make(Error, code="memory_unavailable", message=str(exc)[:500])
+                )
+        return self._data
+
+    async def _answer_with_tool(
+        self, turn: Turn, data: UserData, question: str, now: datetime
+    ) -> bool:
+        """Reminders, notes, lists, "where did I leave…": done and confirmed without the model."""
+        intent = parse_intent(question, now)
+        if intent is None:
+            told = acknowledge_facts(question)
+            if told is None:
+                return False
+            await self._say(turn, told)
+            await self._remember(data, turn, question, told, now)
+            return True
+        source_id = f"{self.session_id}:{turn.turn_id}"
+        text = await asyncio.to_thread(
+            perform,
+            intent,
+            tools=data.tools,
+            memory=data.memory,
+            user=self.user,
+            now=now,
+            source_id=source_id,
+        )
+        await self._say(turn, text)
+        await self._remember(data, turn, "", "", now)  # the scene only: the tool kept the rest
+        return True
+
+    async def _say(self, turn: Turn, text: str) -> None:
+        """A whole answer written without the model, sent as one piece."""
+        turn.stages.append(Stage(name="first_token", at=self._clock()))
+        await self._send(self._out.make(AnswerDelta, turn_id=turn.turn_id, text=text))
+        turn.stages.append(Stage(name="last_token", at=self._clock()))
+        await self._send(
+            self._out.make(
+                AnswerDone, turn_id=turn.turn_id, text=text, mode="fast", stages=tuple(turn.stages)
             )
         )
         self.answered += 1
 
+    async def _recall(
+        self, data: UserData, question: str, mode: str, now: datetime
+    ) -> list[Memory]:
+        config = self._config
+        try:
+            return await asyncio.to_thread(
+                recall,
+                data.memory,
+                self.user,
+                question,
+                mode=mode,
+                now=now,
+                k_fast=config.memory_k_fast,
+                k_reasoning=config.memory_k_reasoning,
+                min_cosine=config.memory_min_cosine,
+            )
+        except Exception as exc:  # answer without memory rather than not at all
+            log.warning("memory search failed on %r: %s", question, exc)
+            return []
+
+    async def _remember(
+        self, data: UserData, turn: Turn, question: str, answer: str, now: datetime
+    ) -> None:
+        observation = turn.observation
+        memories = turn_memories(
+            question,
+            answer,
+            now=now,
+            source_id=f"{self.session_id}:{turn.turn_id}",
+            ocr_lines=[line.text for line in observation.ocr] if observation else [],
+            labels=[(label.name, label.score) for label in observation.labels]
+            if observation
+            else [],
+        )
+        if not memories:
+            return
+        try:
+            await asyncio.to_thread(data.memory.add_many, self.user, memories)
+        except Exception as exc:  # the answer is out; a lost memory must not end the session
+            log.error("could not store turn %s in memory: %s", turn.turn_id, exc)
+
+    async def _answer_pieces(
+        self,
+        messages: list[ChatMessage],
+        max_tokens: int,
+        mode: str,
+        data: UserData | None,
+        now: datetime | None,
+    ) -> AsyncIterator[str]:
+        """The model's text and, where the backend calls tools (reasoning mode), each tool's
+        own confirmation: the same code and sentence as a request the parser recognised."""
+        reasoner = self._models.reasoner_for(mode)
+        if mode != "reasoning" or data is None or not isinstance(reasoner, ToolCallingReasoner):
+            async for piece in reasoner.stream(messages, max_new_tokens=max_tokens):
+                yield piece
+            return
+        moment = now or self._wall_clock()
+        events = reasoner.stream_events(messages, max_new_tokens=max_tokens, tools=TOOL_SPECS)
+        async for event in events:
+            if isinstance(event, str):
+                yield event
+                continue
+            intent = intent_from_call(event.name, event.arguments, moment)
+            if intent is None:
+                log.warning("ignored a malformed call to %s: %s", event.name, event.arguments)
+                continue
+            done = await asyncio.to_thread(
+                perform, intent, tools=data.tools, memory=data.memory, user=self.user, now=moment
+            )
+            yield " " + done
+
     def _resolve(self, mode: str) -> str:
         return "reasoning" if mode == "reasoning" else "fast"
 
-    async def _stream_answer(self, turn: Turn, question: str, mode: str) -> tuple[str, float]:
+    async def _stream_answer(
+        self,
+        turn: Turn,
+        question: str,
+        mode: str,
+        memories: list[Memory] | None = None,
+        now: datetime | None = None,
+        data: UserData | None = None,
+    ) -> tuple[str, float]:
         observation = turn.observation
-        messages = build_messages(
+        messages = build_answer_messages(
             question,
+            memories=memories or [],
+            now=now or self._wall_clock(),
             ocr_lines=[line.text for line in observation.ocr] if observation else [],
             labels=[(label.name, label.score) for label in observation.labels]
             if observation
@@ -198,19 +391,19 @@ class Conversation:
             else self._config.fast_max_tokens
         )
         pieces: list[str] = []
+
+        async def relay() -> None:
+            async for piece in self._answer_pieces(messages, max_tokens, mode, data, now):
+                if not pieces:
+                    turn.stages.append(Stage(name="first_token", at=self._clock()))
+                pieces.append(piece)
+                await self._send(self._out.make(AnswerDelta, turn_id=turn.turn_id, text=piece))
+
         async with self._models.lock:
             started = self._clock()
             try:
                 async with asyncio.timeout(self._config.answer_timeout_s):
-                    async for piece in self._models.reasoner.stream(
-                        messages, max_new_tokens=max_tokens
-                    ):
-                        if not pieces:
-                            turn.stages.append(Stage(name="first_token", at=self._clock()))
-                        pieces.append(piece)
-                        await self._send(
-                            self._out.make(AnswerDelta, turn_id=turn.turn_id, text=piece)
-                        )
+                    await unless_interrupted(relay(), turn.interrupted)
             except Exception as exc:  # includes TimeoutError: apologise, keep the session
                 log.warning("reasoner failed on turn %s: %s", turn.turn_id, exc)
                 apology = (" " if pieces else "") + APOLOGY

@@ -8,6 +8,7 @@ and the session go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from cloud.config import CloudConfig
-from cloud.conversation import Conversation, Models
+from cloud.conversation import Conversation, Models, local_now
+from cloud.reminders import ReminderScheduler
 from protocol import MAX_MESSAGE_BYTES, Error, Hello, Message, ProtocolError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ class CloudServer:
                             )
                             continue
                         conversation = Conversation(
-                            message.session_id, self.models, send, config=self.config
+                            message.session_id,
+                            self.models,
+                            send,
+                            config=self.config,
+                            user=message.user,
                         )
                         self.sessions[message.session_id] = conversation
                         runner = tasks.create_task(conversation.run())
@@ -79,6 +85,10 @@ class CloudServer:
                 if conversation is not None:
                     self.sessions.pop(conversation.session_id, None)
 
+    def sessions_of(self, user: str) -> list[Conversation]:
+        """The user's open sessions (a wearer may have the glasses and the phone app open)."""
+        return [c for c in self.sessions.values() if c.user == user]
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Server]:
         """Serve until the context exits; the bound port is on the returned server."""
@@ -89,7 +99,22 @@ class CloudServer:
             max_size=MAX_MESSAGE_BYTES * 2,
             ping_interval=20,
         ) as server:
-            yield server
+            scheduler: asyncio.Task[None] | None = None
+            if self.models.users is not None:
+                reminders = ReminderScheduler(
+                    self.models.users,
+                    self.sessions_of,
+                    clock=local_now,
+                    poll_s=self.config.reminder_poll_s,
+                )
+                scheduler = asyncio.create_task(reminders.run())
+            try:
+                yield server
+            finally:
+                if scheduler is not None:
+                    scheduler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await scheduler
 
 
 def _error(session_id: str, code: str, text: str, ref_seq: int = -1) -> Error:

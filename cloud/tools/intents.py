@@ -1,0 +1,222 @@
+"""Requests for a tool, recognised in plain words without a model.
+
+Each pattern is one common way of asking, anchored at both ends after polite
+filler is removed, so a question that merely mentions a list or a time is not
+taken for a command: precision first, since a wrongly set reminder is worse
+than a request answered by the model instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cloud.tools.when import CLOCK, DURATION, WHEN, parse_duration, parse_when
+
+
+@dataclass(frozen=True)
+class SetReminder:
+    what: str
+    due: datetime | None  # None: the time was not understood, so ask for it
+
+
+@dataclass(frozen=True)
+class ListReminders:
+    pass
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class AddNote:
+    text: str
+
+
+@dataclass(frozen=True)
+class ListNotes:
+    pass
+
+
+@dataclass(frozen=True)
+class AddToList:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveFromList:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReadList:
+    pass
+
+
+@dataclass(frozen=True)
+class ClearList:
+    pass
+
+
+@dataclass(frozen=True)
+class FindThing:
+    thing: str  # "keys", "car", "blue umbrella"
+
+
+@dataclass(frozen=True)
+class Remember:
+    text: str  # the whole request, for the fact extractor
+
+
+Intent = (
+    SetReminder
+    | ListReminders
+    | SetTimer
+    | AddNote
+    | ListNotes
+    | AddToList
+    | RemoveFromList
+    | ReadList
+    | ClearList
+    | FindThing
+    | Remember
+)
+
+_I = re.IGNORECASE
+_FILLER = re.compile(
+    r"^(?:(?:hey|hi|ok|okay|so|um+|uh+|companion|please|can you|could you|would you|will you"
+    r"|i want you to|i'd like you to)\b[\s,]*)+",
+    _I,
+)
+_LIST = r"(?:my |the |our )?(?:shopping|grocery|groceries) list"
+_REMINDER_WHAT = r"(?:to |that |about )?(?P<what>.+?)"
+_REMINDER = (
+    re.compile(rf"^remind me {_REMINDER_WHAT},? (?P<when>{WHEN})$", _I),
+    re.compile(rf"^remind me (?P<when>{WHEN}),? {_REMINDER_WHAT}$", _I),
+    re.compile(
+        rf"^(?:set|add|create) a reminder (?:for )?(?P<when>{WHEN}),? {_REMINDER_WHAT}$", _I
+    ),
+    re.compile(rf"^(?:set|add|create) a reminder {_REMINDER_WHAT},? (?P<when>{WHEN})$", _I),
+)
+_REMINDER_NO_TIME = re.compile(
+    r"^(?:remind me|set a reminder) (?:to |that |about )?(?P<what>.+)$", _I
+)
+_TIMER = (
+    re.compile(rf"^(?:set|start) (?:a |the |an )?timer (?:for )?(?P<d>{DURATION})$", _I),
+    re.compile(rf"^(?:set|start) (?:a |an )?(?P<d>{DURATION}) timer$", _I),
+    re.compile(rf"^timer (?:for )?(?P<d>{DURATION})$", _I),
+    re.compile(rf"^(?:set|start) (?:a |the )?timer (?:for )?(?P<d>{CLOCK}) minutes?$", _I),
+)
+_NOTE = re.compile(
+    r"^(?:take|make|write|add) (?:down )?(?:a |another )?note(?: that| saying|:)?\s*(?P<text>.+)$",
+    _I,
+)
+_NOTE_SHORT = re.compile(r"^note(?: down)?(?: that)?:?\s+(?P<text>.+)$", _I)
+_LIST_NOTES = re.compile(
+    r"^(?:what are|what's in|read|read me|show|show me|list) (?:all )?my notes$", _I
+)
+_ADD_ITEMS = re.compile(rf"^(?:add|put) (?P<items>.+?) (?:to|on|onto) {_LIST}$", _I)
+_REMOVE_ITEMS = re.compile(
+    rf"^(?:remove|take|delete|cross) (?P<items>.+?) (?:from|off)(?: of)? {_LIST}$", _I
+)
+_READ_LIST = re.compile(
+    rf"^(?:what's|what is|whats|what do i have|what have i got|read|read me|show|show me|list)"
+    rf" (?:on |in )?{_LIST}$",
+    _I,
+)
+_CLEAR_LIST = re.compile(rf"^(?:clear|empty|delete) {_LIST}$", _I)
+_LIST_REMINDERS = re.compile(
+    r"^(?:what are my reminders|what reminders do i have|list my reminders|read my reminders"
+    r"|show my reminders)$",
+    _I,
+)
+_FIND = (
+    re.compile(
+        r"^where (?:did i|have i|i) (?:leave|left|put|park|parked|place|placed|drop|dropped|hang"
+        r"|hung|keep|kept|store|stored|hide|hid)(?: (?P<thing>.+?))?$",
+        _I,
+    ),
+    re.compile(r"^where(?: is|'s| are|'re) (?P<thing>(?:my|our) .+?)(?: now)?$", _I),
+    re.compile(r"^(?:have you|did you) seen? (?P<thing>(?:my|our) .+)$", _I),
+)
+_REMEMBER = re.compile(
+    r"^(?:remember|don't forget|do not forget|keep in mind)(?: that)?,?\s+(?P<text>.+)$", _I
+)
+_ARTICLES = re.compile(r"^(?:my|the|our|a|an|some|more|any)\s+", _I)
+_ITEM_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _I)
+
+
+def parse_intent(said: str, now: datetime) -> Intent | None:
+    """The tool request in an utterance, or None when it is not one."""
+    text = clean(said)
+    if not text:
+        return None
+    for pattern in _REMINDER:
+        match = pattern.match(text)
+        if match:
+            return SetReminder(_tidy(match.group("what")), parse_when(match.group("when"), now))
+    if _LIST_REMINDERS.match(text):
+        return ListReminders()
+    match = _REMINDER_NO_TIME.match(text)
+    if match:
+        return SetReminder(_tidy(match.group("what")), None)
+    for pattern in _TIMER:
+        match = pattern.match(text)
+        if match:
+            spoken = match.group("d")
+            duration = parse_duration(spoken if not spoken.isdigit() else f"{spoken} minutes")
+            if duration is not None:
+                return SetTimer(duration)
+    if _LIST_NOTES.match(text):
+        return ListNotes()
+    match = _NOTE.match(text) or _NOTE_SHORT.match(text)
+    if match:
+        return AddNote(_tidy(match.group("text")))
+    if _READ_LIST.match(text):
+        return ReadList()
+    if _CLEAR_LIST.match(text):
+        return ClearList()
+    match = _ADD_ITEMS.match(text)
+    if match:
+        return AddToList(_items(match.group("items")))
+    match = _REMOVE_ITEMS.match(text)
+    if match:
+        return RemoveFromList(_items(match.group("items")))
+    for pattern in _FIND:
+        match = pattern.match(text)
+        if match:
+            thing = match.group("thing") or ""
+            if not thing and re.search(r"\bpark", text, _I):
+                thing = "car"
+            thing = _ARTICLES.sub("", thing.strip())
+            if thing:
+                return FindThing(thing)
+    match = _REMEMBER.match(text)
+    if match:
+        return Remember(said)
+    return None
+
+
+def clean(said: str) -> str:
+    """Lower noise: curly quotes, polite openers, closing punctuation, a trailing "please"."""
+    text = said.replace("’", "'").replace("‘", "'").strip()
+    text = re.sub(r"\s+", " ", text)
+    text = _FILLER.sub("", text).strip(" ,")
+    text = re.sub(r"[\s,]*\bplease$", "", text.rstrip(" .!?"), flags=_I)
+    return text.rstrip(" .!?,")
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip(" ,.")
+
+
+def _items(text: str) -> tuple[str, ...]:
+    items = []
+    for raw in _ITEM_SPLIT.split(text):
+        item = _ARTICLES.sub("", raw.strip(" .")).strip().lower()
+        if item and item not in items:
+            items.append(item)
+    return tuple(items)

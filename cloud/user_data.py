@@ -1,0 +1,83 @@
+"""Each user's memories, notes and reminders: one SQLite file per user, opened once per process.
+
+Every session of a user shares the same open stores, so what one session
+writes the next one reads at once, and the reminder scheduler sees what any
+session set. The file name is derived from the user name (readable part plus
+a hash), so no user name can reach another user's file or leave the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloud.memory.embedder import Embedder
+from cloud.memory.errors import MemoryStoreError
+from cloud.memory.records import check_user
+from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.tools.store import ToolStore
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class UserData:
+    user: str
+    memory: SqliteMemoryStore
+    tools: ToolStore
+
+
+def user_file(data_dir: Path, user: str) -> Path:
+    """Where the user's SQLite file lives: `<data_dir>/users/<name>-<hash>.sqlite`."""
+    check_user(user)
+    readable = _UNSAFE.sub("_", user)[:40].strip("_") or "user"
+    digest = hashlib.sha256(user.encode("utf-8")).hexdigest()[:16]
+    return data_dir / "users" / f"{readable}-{digest}.sqlite"
+
+
+class UserDirectory:
+    """Opens each user's stores on first use and keeps them open until `close`."""
+
+    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+        self.data_dir = data_dir
+        self._embedder = embedder
+        self._open: dict[str, UserData] = {}
+        self._lock = threading.Lock()
+
+    def open(self, user: str) -> UserData:
+        with self._lock:
+            data = self._open.get(user)
+            if data is not None:
+                return data
+            path = user_file(self.data_dir, user)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise MemoryStoreError(
+                    f"cannot create {path.parent} for personal memory: {exc}; "
+                    "set COMPANION_DATA to a writable folder"
+                ) from exc
+            memory = SqliteMemoryStore(path, self._embedder)
+            try:
+                tools = ToolStore(path, user)
+            except MemoryStoreError:
+                memory.close()
+                raise
+            data = UserData(user=user, memory=memory, tools=tools)
+            self._open[user] = data
+            return data
+
+    def users(self) -> list[str]:
+        """The users whose stores are open (someone connected since the process started)."""
+        with self._lock:
+            return list(self._open)
+
+    def close(self) -> None:
+        with self._lock:
+            for data in self._open.values():
+                data.tools.close()
+                data.memory.close()
+            self._open.clear()

@@ -1,0 +1,208 @@
+"""`companion memory add|search|export|delete` and `companion bench reasoner|memory`.
+
+JSON lines in, JSON lines out. Each user's memories are the file the cloud
+itself uses (`--data-dir`, default COMPANION_DATA or ~/.local/share/companion),
+so what a command adds, the assistant remembers. A bad input line is a usage
+error naming the line, and nothing from the file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from companion.cli_support import Subcommands, UsageError, print_result, progress_printer
+
+
+def register(commands: Subcommands, benchmarks: Subcommands) -> None:
+    memory = commands.add_parser("memory", help="add, search, export or delete a user's memories")
+    actions = memory.add_subparsers(required=True, metavar="action")
+
+    add = actions.add_parser("add", help='store JSON lines {"text", "time", "source_id", …}')
+    _common(add)
+    add.add_argument("--jsonl", type=Path, required=True, help="file of JSON lines, or - for stdin")
+    add.set_defaults(run=_add)
+
+    search = actions.add_parser("search", help='rank memories for JSON lines {"id", "query"}')
+    _common(search)
+    search.add_argument("--k", type=int, default=10, help="results per query")
+    search.add_argument(
+        "--jsonl", type=Path, required=True, help="file of JSON lines, or - for stdin"
+    )
+    search.set_defaults(run=_search)
+
+    export = actions.add_parser("export", help="print every memory of the user as JSON lines")
+    _common(export)
+    export.set_defaults(run=_export)
+
+    delete = actions.add_parser("delete", help="forget the user's memories (or one, with --id)")
+    _common(delete)
+    delete.add_argument("--id", dest="memory_id", help="delete only this memory")
+    delete.set_defaults(run=_delete)
+
+    bench = benchmarks.add_parser(
+        "reasoner", help="answer accuracy on the project's question sets, with the real models"
+    )
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(run=_bench_reasoner)
+
+    bench_memory = benchmarks.add_parser("memory", help="retrieval latency and recall@10")
+    bench_memory.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="store sizes"
+    )
+    bench_memory.add_argument("--json", action="store_true")
+    bench_memory.set_defaults(run=_bench_memory)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", required=True, help="whose memories")
+    parser.add_argument(
+        "--data-dir", type=Path, help="default: COMPANION_DATA or ~/.local/share/companion"
+    )
+
+
+class _LazyMiniLm:
+    """MiniLM's identity at once, its weights only when a text must be embedded.
+
+    Export and delete never embed, so they need not wait for the model to load.
+    """
+
+    def __init__(self) -> None:
+        from cloud.memory.embedder import MINILM_DIMENSION, MiniLmEmbedder
+
+        self.name = MiniLmEmbedder.name
+        self.dimension = MINILM_DIMENSION
+        self._model: MiniLmEmbedder | None = None
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self._model is None:
+            from cloud.memory.embedder import MiniLmEmbedder
+
+            self._model = MiniLmEmbedder()
+        return self._model.embed(texts)
+
+
+def _path(args: argparse.Namespace) -> Path:
+    from cloud.config import default_data_dir
+    from cloud.memory.errors import InvalidMemoryError
+    from cloud.user_data import user_file
+
+    try:
+        return user_file(args.data_dir or default_data_dir(), args.user)
+    except InvalidMemoryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def _store(args: argparse.Namespace, *, create: bool) -> Iterator[Any]:
+    from cloud.memory.sqlite_store import SqliteMemoryStore
+
+    path = _path(args)
+    if not path.exists() and not create:
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with SqliteMemoryStore(path, _LazyMiniLm()) as store:
+        yield store
+
+
+def _lines(source: Path) -> list[str]:
+    if str(source) == "-":
+        return sys.stdin.read().splitlines()
+    try:
+        return source.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{source}: cannot read it as UTF-8 text ({exc})") from None
+
+
+async def _add(args: argparse.Namespace) -> int:
+    from cloud.memory.cli_ops import add_jsonl
+    from cloud.memory.errors import InvalidMemoryError
+
+    lines = _lines(args.jsonl)
+    with _store(args, create=True) as store:
+        try:
+            added = await asyncio.to_thread(add_jsonl, store, args.user, lines)
+        except InvalidMemoryError as exc:
+            raise UsageError(str(exc)) from None
+    print(json.dumps({"user": args.user, "added": added}))
+    return 0
+
+
+async def _search(args: argparse.Namespace) -> int:
+    from cloud.memory.cli_ops import search_jsonl
+    from cloud.memory.errors import InvalidMemoryError
+
+    if args.k < 1:
+        raise UsageError(f"--k must be at least 1, got {args.k}")
+    lines = _lines(args.jsonl)
+    with _store(args, create=True) as store:
+        try:
+            results = await asyncio.to_thread(
+                lambda: list(search_jsonl(store, args.user, args.k, lines))
+            )
+        except InvalidMemoryError as exc:
+            raise UsageError(str(exc)) from None
+    for result in results:
+        print(json.dumps(result))
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from cloud.memory.cli_ops import export
+
+    with _store(args, create=False) as store:
+        records = [] if store is None else export(store, args.user)
+    for record in records:
+        print(json.dumps(record))
+    return 0
+
+
+async def _delete(args: argparse.Namespace) -> int:
+    from cloud.memory.cli_ops import delete_user
+    from cloud.memory.errors import MemoryNotFoundError
+
+    with _store(args, create=False) as store:
+        if store is None:
+            deleted = 0
+        elif args.memory_id:
+            try:
+                store.delete(args.user, args.memory_id)
+            except MemoryNotFoundError:
+                raise UsageError(f"{args.user} has no memory {args.memory_id}") from None
+            deleted = 1
+        else:
+            deleted = delete_user(store, args.user)
+        if store is not None:
+            store.compact()  # deleted text leaves the disk too
+    print(json.dumps({"user": args.user, "deleted": deleted}))
+    return 0
+
+
+async def _bench_reasoner(args: argparse.Namespace) -> int:
+    from simulators.bench_reasoner import bench_reasoner
+
+    result = await bench_reasoner(progress=progress_printer())
+    print_result(result, args.json)
+    return 0
+
+
+async def _bench_memory(args: argparse.Namespace) -> int:
+    from simulators.bench_memory import bench_memory
+
+    if any(size < 1 for size in args.sizes):
+        raise UsageError("--sizes must be positive")
+    result = await asyncio.to_thread(bench_memory, tuple(args.sizes))
+    print_result(result, args.json)
+    return 0

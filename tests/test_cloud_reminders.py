@@ -1,0 +1,55 @@
+"""A reminder set over the cloud's real websocket fires into the user's session, even a new one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from cloud.config import CloudConfig
+from cloud.conversation import Models
+from cloud.memory import HashingEmbedder
+from cloud.server import CloudServer
+from cloud.user_data import UserDirectory
+from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, decode, encode
+from tests.fakes import FakeReasoner, FakeTranscriber
+
+
+async def _until(connection, kind: type[Message]) -> Message:
+    async with asyncio.timeout(15):
+        while True:
+            message = decode(await connection.recv())
+            if isinstance(message, kind):
+                return message
+
+
+async def test_reminder_fires_into_the_session_after_the_wearer_reconnects(tmp_path: Path) -> None:
+    users = UserDirectory(tmp_path, HashingEmbedder())
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner(), users=users)
+    cloud = CloudServer(models, CloudConfig(port=0, reminder_poll_s=0.05))
+    try:
+        async with cloud.running() as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            url = f"ws://127.0.0.1:{port}"
+            first = Sequencer("first")
+            async with connect(url) as connection:
+                await connection.send(encode(first.make(Hello, user="alice", device="test")))
+                await connection.send(
+                    encode(first.make(Query, turn_id=1, text="Remind me to stretch in 3 seconds"))
+                )
+                done = await _until(connection, AnswerDone)
+                assert isinstance(done, AnswerDone)
+                assert done.text == "OK, I'll remind you to stretch in 3 seconds."
+            # The session ends before the reminder is due; the wearer comes back later.
+            second = Sequencer("second")
+            async with connect(url) as connection:
+                await connection.send(encode(second.make(Hello, user="alice", device="test")))
+                note = await _until(connection, Notification)
+    finally:
+        users.close()
+
+    assert isinstance(note, Notification)
+    assert note.text == "Reminder: stretch."
+    assert note.session_id == "second"
+    assert note.category == "reminder"
