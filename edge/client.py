@@ -29,8 +29,12 @@ class GatewayUnreachable(EdgeError):
 class GatewayClient:
     """`async with GatewayClient(url) as link:` — `link.send(m)`, `async for m in link`."""
 
-    def __init__(self, gateway_url: str, *, connect_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, gateway_url: str, *, connect_timeout_s: float = 15.0, token: str | None = None
+    ) -> None:
         self.gateway_url = gateway_url.rstrip("/")
+        # A gateway with accounts wants a session token (`companion token`).
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.session_id = ""
         self.bytes_sent = 0
         self.messages_sent = 0
@@ -74,7 +78,9 @@ class GatewayClient:
         url = f"{self.gateway_url}/v1/sessions"
         try:
             async with aiohttp.ClientSession() as http:
-                async with http.post(url, json={"sdp": offer.sdp, "type": offer.type}) as reply:
+                async with http.post(
+                    url, json={"sdp": offer.sdp, "type": offer.type}, headers=self._headers
+                ) as reply:
                     body = await reply.json(content_type=None)
                     if reply.status != 200:
                         detail = body.get("error") if isinstance(body, dict) else reply.reason

@@ -38,5 +38,16 @@ class VideoFrame:
     image: npt.NDArray[np.uint8]
 
 
-MediaItem = AudioChunk | VideoFrame
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """The wearer pressed the glasses' button (or the app's talk button) at `t` seconds.
+
+    It travels in the source stream beside the audio, so push-to-talk and
+    "stop talking" line up with the speech they belong to.
+    """
+
+    t: float
+
+
+MediaItem = AudioChunk | VideoFrame | ButtonPress
 Source = AsyncIterator[MediaItem]

@@ -7,6 +7,7 @@ stateless and loaded only when a session first has a camera.
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 
 import onnxruntime as ort
@@ -17,17 +18,34 @@ from edge.listener import Listener
 from edge.vad import SileroVad, open_session
 from edge.vision.analysis import KeyframeAnalyser
 from edge.vision.classifier import EfficientNetLite0Classifier
+from edge.vision.detector import OnnxObjectDetector
+from edge.vision.faces import FaceDetector, load_face_detector
+from edge.vision.hands import MediaPipeHandTracker
 from edge.vision.ocr import RapidOcr
 
 
 class EdgeModels:
+    def __init__(self, *, object_detector: str = "") -> None:
+        """`object_detector`: path of an optional YOLO-style ONNX model (EdgeConfig.object_detector)."""
+        self._object_detector = object_detector
+
     @cached_property
     def vad_session(self) -> ort.InferenceSession:
         return open_session()
 
     @cached_property
+    def face_detector(self) -> FaceDetector:
+        return load_face_detector()
+
+    @cached_property
     def analyser(self) -> KeyframeAnalyser:
-        return KeyframeAnalyser(RapidOcr(), EfficientNetLite0Classifier())
+        return KeyframeAnalyser(
+            RapidOcr(),
+            EfficientNetLite0Classifier(),
+            faces=self.face_detector,
+            hands=_hand_tracker(),
+            objects=OnnxObjectDetector(self._object_detector) if self._object_detector else None,
+        )
 
     def listener(self, config: EdgeConfig) -> Listener:
         """A listener with its own VAD state, for one session."""
@@ -39,3 +57,12 @@ class EdgeModels:
                 min_speech_ms=config.min_speech_ms,
             ),
         )
+
+
+def _hand_tracker() -> MediaPipeHandTracker | None:
+    """Pointing is a nicety: without the hand model, questions use the whole frame."""
+    try:
+        return MediaPipeHandTracker()
+    except Exception:
+        logging.getLogger(__name__).exception("hand tracking unavailable; pointing is off")
+        return None

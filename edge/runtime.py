@@ -15,31 +15,45 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edge.activation import Decision, IgnoreSpeech, InterruptAnswer, SendSpeech
 from edge.config import EdgeConfig
 from edge.endpointing import SpeechEnded
 from edge.listener import Listener
-from edge.media import AudioChunk, MediaItem, Source, VideoFrame
-from edge.vision.analysis import KeyframeAnalyser
+from edge.local_answer import local_answer
+from edge.media import AudioChunk, ButtonPress, MediaItem, Source, VideoFrame
+from edge.selection import ByteBudget, Candidate, LiveNotes, select_keyframe
+from edge.turn_taking import turn_taking_for
+from edge.vision.analysis import KeyframeAnalyser, VisualContext
+from edge.vision.faces import FaceStageError, redact_faces
 from edge.vision.jpeg import encode_jpeg
-from edge.vision.quality import sharpness
+from edge.vision.quality import assess
 from edge.vision.scaling import fit_longest_side
+from edge.vision.scene import SceneChangeDetector, scene_signature
+from edge.wake import KeywordSpotter
 from protocol import (
     MAX_SEGMENT_PART_BYTES,
+    AnswerDone,
+    Control,
+    Interrupt,
     Keyframe,
     Message,
     Observation,
     Query,
     Sequencer,
     SpeechSegment,
+    encode,
 )
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Message], Awaitable[None]]
+
+PRIVACY_MODES = ("standard", "no-camera", "local-only")
+ANSWER_MODES = ("auto", "fast", "reasoning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,7 @@ class ScoredFrame:
     t: float
     image: np.ndarray
     sharpness: float
+    exposure: float = 0.5
 
 
 @dataclass
@@ -57,6 +72,14 @@ class EdgeStats:
     segments: int = 0
     keyframes_sent: int = 0
     keyframe_bytes: int = 0
+    # Frames the privacy stage kept on the device because face detection failed.
+    keyframes_withheld: int = 0
+    faces_hidden: int = 0
+    local_answers: int = 0
+    scene_notes: int = 0
+    # Utterances kept on the device (no wake phrase / button) and answers barged in on.
+    speech_ignored: int = 0
+    interrupts_sent: int = 0
 
 
 class EdgeRuntime:
@@ -69,8 +92,13 @@ class EdgeRuntime:
         *,
         config: EdgeConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        deliver: Send | None = None,
+        spotter: KeywordSpotter | None = None,
     ) -> None:
+        """`send` carries messages upstream; `deliver` hands answers the edge made itself
+        (local-only mode) to the wearer's display or speaker."""
         self._listener = listener
+        self._deliver = deliver
         self._analyser = analyser
         self._out = out
         self._send = send
@@ -82,24 +110,41 @@ class EdgeRuntime:
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=2048)
         self._turn_id = 0
         self.stats = EdgeStats()
+        self._scene = SceneChangeDetector()
+        self._live = LiveNotes(ByteBudget(self.config.live_bytes_per_minute))
+        # Which utterances are questions, and when the wearer talks over an answer.
+        self.turn_taking = turn_taking_for(listener, self.config, spotter)
+        self._interrupts: list[int] = []
 
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
         async with asyncio.TaskGroup() as turns:
             async for item in source:
-                for ended in self._take(item):
+                speech = self._take(item)
+                if isinstance(item, VideoFrame) and self._scene_changed(item):
+                    turns.create_task(self._send_scene_note(item))
+                await self._send_interrupts()
+                for ended in speech:
+                    if self.config.privacy == "local-only":
+                        await self._answer_locally(self._keyframe_for(ended.speech_end))
+                        continue
                     segment_turn = await self._send_speech(ended)
                     frame = self._keyframe_for(ended.speech_end)
                     if frame is not None and self._camera_allowed():
                         turns.create_task(self._send_visual(segment_turn, frame))
-            for event in self._listener.flush():
+            for event in self._accepted(self.turn_taking.flush()):
                 if isinstance(event, SpeechEnded):
-                    await self._send_speech(event)
+                    if self.config.privacy == "local-only":
+                        await self._answer_locally(self._keyframe_for(event.speech_end))
+                    else:
+                        await self._send_speech(event)
 
     async def ask(self, text: str) -> int:
         """A typed question about what is in view now."""
-        self._turn_id += 1
         frame = self._frames[-1] if self._frames else None
+        if self.config.privacy == "local-only":
+            return await self._answer_locally(frame)
+        self._turn_id += 1
         visual = frame is not None and self._camera_allowed()
         await self._send(
             self._out.make(
@@ -110,21 +155,123 @@ class EdgeRuntime:
             await self._send_visual(self._turn_id, frame)
         return self._turn_id
 
+    def _scene_changed(self, frame: VideoFrame) -> bool:
+        """Live mode only: does this frame show a new scene (cheap, every frame)?"""
+        if not self.config.live_notes or not self._camera_allowed():
+            return False
+        return self._scene.changed(scene_signature(frame.image))
+
+    async def _send_scene_note(self, frame: VideoFrame) -> None:
+        """Live mode: an Observation without a frame (turn 0: no question asked), if the
+        byte budget for the last minute has room for it."""
+        assert self._analyser is not None
+        analyser = self._analyser
+        image = fit_longest_side(frame.image, self.config.max_jpeg_side)
+        context = await asyncio.to_thread(analyser.analyse, image)
+        self.stats.frames_analysed += 1
+        note = self._out.make(
+            Observation,
+            turn_id=0,
+            captured_at=self._heard_at(frame.t),
+            ocr=context.ocr,
+            labels=context.labels,
+            analysed_ms=context.analysed_ms,
+            errors=context.errors,
+        )
+        if self._live.should_send(frame.t, True, len(encode(note))) and self._camera_allowed():
+            self.stats.scene_notes += 1
+            await self._send(note)
+
+    def control(self, message: Control) -> None:
+        """Apply a run-time setting sent by the gateway (the app's privacy page) or the wearer.
+
+        A privacy change applies to the very next turn: a frame already being
+        analysed for an earlier turn still finishes, but `_send_visual`
+        re-checks the mode before anything leaves.
+        """
+        if message.action == "privacy" and message.value in PRIVACY_MODES:
+            log.info("privacy mode: %s -> %s", self.config.privacy, message.value)
+            self.config = replace(self.config, privacy=message.value)
+        elif message.action == "mode" and message.value in ANSWER_MODES:
+            self.config = replace(self.config, mode=message.value)
+        elif message.action == "button":  # the phone app's talk button (push-to-talk)
+            self.press_button()
+        else:
+            log.warning("ignoring control %s=%r", message.action, message.value)
+
+    async def _answer_locally(self, frame: ScoredFrame | None) -> int:
+        """Local-only: answer from on-device OCR and labels; nothing is sent upstream."""
+        self._turn_id += 1
+        turn_id = self._turn_id
+        context: VisualContext | None = None
+        if frame is not None and self._analyser is not None and self.config.privacy != "no-camera":
+            analyser = self._analyser
+            image = fit_longest_side(frame.image, self.config.max_jpeg_side)
+            context = await asyncio.to_thread(analyser.analyse, image)
+            self.stats.frames_analysed += 1
+        self.stats.local_answers += 1
+        answer = self._out.make(
+            AnswerDone, turn_id=turn_id, text=local_answer(context), mode="local"
+        )
+        if self._deliver is not None:
+            await self._deliver(answer)
+        else:
+            log.info("local answer (turn %s): %s", turn_id, answer.text)
+        return turn_id
+
     def _camera_allowed(self) -> bool:
         return self._analyser is not None and self.config.privacy == "standard"
 
     def _take(self, item: MediaItem) -> list[SpeechEnded]:
         if isinstance(item, VideoFrame):
             self.stats.frames_seen += 1
-            self._frames.append(ScoredFrame(item.t, item.image, sharpness(item.image)))
+            quality = assess(item.image)
+            self._frames.append(
+                ScoredFrame(item.t, item.image, quality.sharpness, quality.exposure)
+            )
             horizon = item.t - self.config.keyframe_lookback_s - 1.0
             while self._frames and self._frames[0].t < horizon:
                 self._frames.popleft()
             return []
+        if isinstance(item, ButtonPress):
+            return self._accepted(self.turn_taking.button(item.t))
         assert isinstance(item, AudioChunk)
         self.stats.audio_seconds += item.duration
         self._arrivals.append((item.t + item.duration, self._clock()))
-        return [e for e in self._listener.feed(item) if isinstance(e, SpeechEnded)]
+        return self._accepted(self.turn_taking.feed(item))
+
+    def answer_progress(self, turn_id: int, *, finished: bool) -> None:
+        """The session saw the answer to `turn_id` begin (or end): barge-in and follow-up
+        turns depend on it. An interrupt it causes leaves with the next media item."""
+        if finished:
+            self._accepted(self.turn_taking.answer_finished(turn_id))
+        else:
+            self._accepted(self.turn_taking.answer_started(turn_id))
+
+    def press_button(self) -> None:
+        """A talk-button press that did not come in the source (the phone app's button)."""
+        self._accepted(self.turn_taking.button())
+
+    def _accepted(self, decisions: list[Decision]) -> list[SpeechEnded]:
+        """The utterances to send; interrupts are queued for `_send_interrupts`."""
+        speech: list[SpeechEnded] = []
+        for decision in decisions:
+            if isinstance(decision, SendSpeech):
+                speech.append(decision.ended)
+            elif isinstance(decision, IgnoreSpeech):
+                self.stats.speech_ignored += 1
+                log.info("speech kept on the device: %s", decision.reason)
+            elif isinstance(decision, InterruptAnswer):
+                self._interrupts.append(decision.turn_id)
+        return speech
+
+    async def _send_interrupts(self) -> None:
+        if self.config.privacy == "local-only":
+            self._interrupts.clear()  # nothing leaves the device, not even a turn id
+        while self._interrupts:
+            turn_id = self._interrupts.pop(0)
+            self.stats.interrupts_sent += 1
+            await self._send(self._out.make(Interrupt, turn_id=turn_id))
 
     def _heard_at(self, source_t: float) -> float:
         """Monotonic time at which audio up to `source_t` had arrived."""
@@ -160,40 +307,55 @@ class EdgeRuntime:
         return self._turn_id
 
     def _keyframe_for(self, speech_end: float) -> ScoredFrame | None:
-        window = [
-            f for f in self._frames if f.t >= speech_end - self.config.keyframe_lookback_s
-        ] or list(self._frames)[-1:]
-        return max(window, key=lambda f: f.sharpness, default=None)
+        frames = list(self._frames)
+        chosen = select_keyframe(
+            [Candidate(f.t, f.sharpness, f.exposure, i) for i, f in enumerate(frames)],
+            speech_end,
+            lookback_s=self.config.keyframe_lookback_s,
+        )
+        return None if chosen is None else frames[chosen.index]
 
     async def _send_visual(self, turn_id: int, frame: ScoredFrame) -> None:
         assert self._analyser is not None
         analyser = self._analyser
         # Analyse exactly the pixels that leave the device, at the size they leave.
         image = fit_longest_side(frame.image, self.config.max_jpeg_side)
-        context, jpeg = await asyncio.to_thread(
-            lambda: (
-                analyser.analyse(image),
-                encode_jpeg(image, max_bytes=self.config.max_jpeg_bytes),
-            )
-        )
+
+        def prepare() -> tuple[VisualContext, bytes | None, int]:
+            context = analyser.analyse(image)
+            try:
+                redacted, hidden = redact_faces(image, analyser.faces)
+            except FaceStageError as exc:
+                # Fail closed: the frame stays here; the Observation says why.
+                errors = (*context.errors, f"faces: {exc}; the frame was not sent")
+                return replace(context, errors=errors), None, 0
+            return context, encode_jpeg(redacted, max_bytes=self.config.max_jpeg_bytes), hidden
+
+        context, jpeg, hidden = await asyncio.to_thread(prepare)
         for error in context.errors:
             log.warning("turn %s: vision stage failed: %s", turn_id, error)
         self.stats.frames_analysed += 1
+        self.stats.faces_hidden += hidden
+        if not self._camera_allowed():
+            return  # the privacy mode changed while the frame was being analysed
         height, width = image.shape[:2]
         captured = self._heard_at(frame.t)
-        await self._send(
-            self._out.make(
-                Keyframe,
-                turn_id=turn_id,
-                jpeg=jpeg,
-                width=width,
-                height=height,
-                captured_at=captured,
-                sharpness=frame.sharpness,
+        if jpeg is None:
+            self.stats.keyframes_withheld += 1
+        else:
+            await self._send(
+                self._out.make(
+                    Keyframe,
+                    turn_id=turn_id,
+                    jpeg=jpeg,
+                    width=width,
+                    height=height,
+                    captured_at=captured,
+                    sharpness=frame.sharpness,
+                )
             )
-        )
-        self.stats.keyframes_sent += 1
-        self.stats.keyframe_bytes += len(jpeg)
+            self.stats.keyframes_sent += 1
+            self.stats.keyframe_bytes += len(jpeg)
         await self._send(
             self._out.make(
                 Observation,

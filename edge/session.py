@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.client import GatewayClient
 from edge.config import EdgeConfig
+from edge.link import Connect, Link
 from edge.listener import Listener
 from edge.media import Source
 from edge.runtime import EdgeRuntime, EdgeStats
@@ -21,6 +23,8 @@ from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
     AnswerDelta,
     AnswerDone,
+    Control,
+    DeviceStatus,
     Error,
     Hello,
     Keyframe,
@@ -68,6 +72,9 @@ class SessionSummary:
 
 
 OnEvent = Callable[[str, Message, TurnRecord | None], None]
+Reporter = Callable[[Sequencer, Callable[[Message], Awaitable[None]]], Coroutine[Any, Any, None]]
+"""Sends its own messages upstream for the session's life (e.g. the glasses' DeviceStatus);
+it is given the session's sequencer and send, and cancelled when the session ends."""
 
 
 class EdgeSession:
@@ -78,14 +85,18 @@ class EdgeSession:
         config: EdgeConfig,
         *,
         answer_timeout_s: float = 120.0,
+        connect: Connect = GatewayClient,
     ) -> None:
         self._listener = listener
         self._analyser = analyser
         self.config = config
         self._answer_timeout = answer_timeout_s
+        # The simulator passes a link with network faults; the product uses WebRTC as is.
+        self._connect = connect
         self.turns: dict[int, TurnRecord] = {}
         self.errors: list[str] = []
         self._progress = asyncio.Event()
+        self._runtime: EdgeRuntime | None = None
 
     async def run(
         self,
@@ -93,10 +104,11 @@ class EdgeSession:
         *,
         questions: list[str] | None = None,
         on_event: OnEvent | None = None,
+        reporters: Sequence[Reporter] = (),
     ) -> SessionSummary:
         """Stream `source` (and/or typed `questions`) and wait for every turn's answer."""
         notify = on_event or (lambda kind, message, turn: None)
-        async with GatewayClient(self.config.gateway_url) as link:
+        async with self._connect(self.config.gateway_url) as link:
             out = Sequencer(link.session_id)
 
             async def send(message: Message) -> None:
@@ -108,9 +120,24 @@ class EdgeSession:
                     notify("observation", message, self.turns[message.turn_id])
                 if isinstance(message, Keyframe):
                     notify("keyframe", message, self.turns.get(message.turn_id))
+                if isinstance(message, DeviceStatus):
+                    notify("device_status", message, None)
                 await link.send(message)
 
-            runtime = EdgeRuntime(self._listener, self._analyser, out, send, config=self.config)
+            async def deliver(answer: Message) -> None:
+                """An answer the edge made itself (local-only): recorded, never sent."""
+                if isinstance(answer, AnswerDone):
+                    turn = self.turns.setdefault(answer.turn_id, TurnRecord(answer.turn_id))
+                    turn.done = answer
+                    turn.answer = answer.text
+                    turn.answered_at = time.monotonic()
+                    notify("answer", answer, turn)
+                    self._progress.set()
+
+            runtime = EdgeRuntime(
+                self._listener, self._analyser, out, send, config=self.config, deliver=deliver
+            )
+            self._runtime = runtime
             await link.send(
                 out.make(
                     Hello,
@@ -122,6 +149,7 @@ class EdgeSession:
             )
             async with asyncio.TaskGroup() as tasks:
                 receiver = tasks.create_task(self._receive(link, notify))
+                side = [tasks.create_task(report(out, send)) for report in reporters]
                 if source is not None:
                     await runtime.run(source)
                 for question in questions or []:
@@ -131,6 +159,8 @@ class EdgeSession:
                 except TimeoutError:
                     self.errors.append(f"no answer within {self._answer_timeout:.0f} s")
                 receiver.cancel()
+                for task in side:
+                    task.cancel()
             return SessionSummary(
                 turns=[self.turns[k] for k in sorted(self.turns)],
                 stats=runtime.stats,
@@ -139,7 +169,7 @@ class EdgeSession:
                 errors=self.errors,
             )
 
-    async def _all_finished(self, link: GatewayClient) -> None:
+    async def _all_finished(self, link: Link) -> None:
         while not all(t.finished for t in self.turns.values()):
             if link.closed.is_set():
                 self.errors.append("the connection to the gateway closed")
@@ -147,9 +177,10 @@ class EdgeSession:
             self._progress.clear()
             await self._progress.wait()
 
-    async def _receive(self, link: GatewayClient, notify: OnEvent) -> None:
+    async def _receive(self, link: Link, notify: OnEvent) -> None:
         async for message in link:
             turn = self.turns.get(getattr(message, "turn_id", -1))
+            self._answer_progress(message, turn)
             if isinstance(message, Transcript) and turn is not None:
                 turn.transcript = message.text
                 notify("transcript", message, turn)
@@ -161,6 +192,9 @@ class EdgeSession:
                 turn.answered_at = time.monotonic()
                 turn.answer = message.text
                 notify("answer", message, turn)
+            elif isinstance(message, Control) and self._runtime is not None:
+                self._runtime.control(message)
+                notify("control", message, None)
             elif isinstance(message, Error):
                 if turn is not None:
                     turn.errors.append(f"{message.code}: {message.message}")
@@ -169,3 +203,15 @@ class EdgeSession:
                 notify("error", message, turn)
             self._progress.set()
         self._progress.set()
+
+    def _answer_progress(self, message: Message, turn: TurnRecord | None) -> None:
+        """Tell turn-taking when an answer starts and ends: barge-in and follow-up turns
+        depend on it. Called before `turn` takes the message in."""
+        if turn is None or self._runtime is None:
+            return
+        if isinstance(message, AnswerDelta) and not turn.answer:
+            self._runtime.answer_progress(turn.turn_id, finished=False)
+        elif isinstance(message, AnswerDone | Error) or (
+            isinstance(message, Transcript) and not message.text.strip()
+        ):
+            self._runtime.answer_progress(turn.turn_id, finished=True)

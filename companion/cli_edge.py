@@ -1,0 +1,57 @@
+"""`companion bench edge`: the edge's listening, seeing and uploading costs on real media."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from companion.cli_support import (
+    Subcommands,
+    UsageError,
+    check_files,
+    default_recordings,
+    print_result,
+    progress_printer,
+)
+
+
+def register(commands: Subcommands, benchmarks: Subcommands) -> None:
+    edge = benchmarks.add_parser(
+        "edge", help="VAD, vision stages and bytes upstream of the edge on a video and audio"
+    )
+    edge.add_argument(
+        "--video",
+        type=Path,
+        default=default_recordings() / "video" / "bottle-detection.mp4",
+        help="any video PyAV reads (default: the shared bottle-line clip)",
+    )
+    edge.add_argument(
+        "--audio", type=Path, help="speech to replay with it (default: demo question)"
+    )
+    edge.add_argument("--frames", type=int, default=300, help="frames for the cheap gates")
+    edge.add_argument("--model-frames", type=int, default=8, help="frames for each model stage")
+    edge.add_argument("--repeats", type=int, default=3, help="passes; the best is reported")
+    edge.add_argument("--json", action="store_true", help="one JSON line")
+    edge.set_defaults(run=_bench_edge)
+
+
+async def _bench_edge(args: argparse.Namespace) -> int:
+    from edge.errors import MediaError
+    from simulators.bench_edge import bench_edge
+
+    check_files(args.video, args.audio)
+    if min(args.frames, args.model_frames, args.repeats) < 1:
+        raise UsageError("--frames, --model-frames and --repeats must be at least 1")
+    try:
+        result = await bench_edge(
+            args.video,
+            args.audio,
+            frames=args.frames,
+            model_frames=args.model_frames,
+            repeats=args.repeats,
+            progress=progress_printer(),
+        )
+    except MediaError as exc:
+        raise UsageError(str(exc)) from exc
+    print_result(result, args.json)
+    return 0
