@@ -11,14 +11,16 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from gateway.config import GatewayConfig
+from gateway.request_keys import AUTHENTICATED_USER
 from gateway.session import GatewaySession
+from protocol import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ class Gateway:
     def __init__(self, config: GatewayConfig | None = None) -> None:
         self.config = config or GatewayConfig()
         self.sessions: dict[str, GatewaySession] = {}
+        # Told (user, status) whenever an edge reports its glasses (the phone app listens).
+        self.device_listeners: list[Callable[[str, DeviceStatus], None]] = []
         self.app = web.Application(client_max_size=self.config.max_offer_bytes)
         self.app.add_routes(
             [
@@ -57,12 +61,16 @@ class Gateway:
         session_id = secrets.token_urlsafe(12)
         try:
             session = await GatewaySession.open(
-                session_id, self.config.cloud_url, on_closed=self._forget
+                session_id,
+                self.config.cloud_url,
+                on_closed=self._forget,
+                user=request.get(AUTHENTICATED_USER),
             )
         except (OSError, TimeoutError) as exc:
             log.warning("cloud unreachable at %s: %s", self.config.cloud_url, exc)
             return _problem(503, f"cloud unreachable at {self.config.cloud_url}")
         self.sessions[session_id] = session
+        session.on_device_status = self._device_status
         try:
             await session.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "offer"))
             await session.pc.setLocalDescription(await session.pc.createAnswer())
@@ -71,6 +79,10 @@ class Gateway:
             return _problem(400, f"unusable SDP offer: {exc}")
         local = session.pc.localDescription
         return web.json_response({"sdp": local.sdp, "type": local.type, "session_id": session_id})
+
+    def _device_status(self, user: str, status: DeviceStatus) -> None:
+        for listener in self.device_listeners:
+            listener(user, status)
 
     def _forget(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
-from protocol import MAX_MESSAGE_BYTES, Error, Message, ProtocolError, Sequencer, decode, encode
+from protocol import (
+    MAX_MESSAGE_BYTES,
+    DeviceStatus,
+    Error,
+    Hello,
+    Message,
+    ProtocolError,
+    Sequencer,
+    decode,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +42,15 @@ class GatewaySession:
         session_id: str,
         cloud: ClientConnection,
         on_closed: Callable[[str], None] = lambda session_id: None,
+        user: str | None = None,
     ) -> None:
         self.session_id = session_id
+        # The authenticated user (None: a gateway without accounts): a Hello naming
+        # anyone else is rewritten, so a device can only ever speak as its owner.
+        self.user = user
+        self.speaker = user or ""  # the user this session speaks for, once known
+        # The phone app shows the wearer's glasses (set by the gateway).
+        self.on_device_status: Callable[[str, DeviceStatus], None] = lambda user, status: None
         self._on_closed = on_closed
         self.pc = RTCPeerConnection(rtc_configuration())
         self._cloud = cloud
@@ -60,10 +78,14 @@ class GatewaySession:
 
     @classmethod
     async def open(
-        cls, session_id: str, cloud_url: str, on_closed: Callable[[str], None]
+        cls,
+        session_id: str,
+        cloud_url: str,
+        on_closed: Callable[[str], None],
+        user: str | None = None,
     ) -> GatewaySession:
         cloud = await connect(cloud_url, max_size=MAX_MESSAGE_BYTES * 2, open_timeout=5)
-        session = cls(session_id, cloud, on_closed)
+        session = cls(session_id, cloud, on_closed, user)
         session._tasks = [
             asyncio.create_task(session._relay_to_cloud()),
             asyncio.create_task(session._relay_from_cloud()),
@@ -80,6 +102,12 @@ class GatewaySession:
         if message.session_id != self.session_id:
             self._reply_error("wrong_session", "message names another session", message.seq)
             return
+        if isinstance(message, Hello):
+            if self.user is not None and message.user != self.user:
+                data = encode(dataclasses.replace(message, user=self.user))
+            self.speaker = self.user or message.user
+        elif isinstance(message, DeviceStatus) and self.speaker:
+            self.on_device_status(self.speaker, message)
         try:
             self._to_cloud.put_nowait(data if isinstance(data, bytes) else data.encode())
         except asyncio.QueueFull:

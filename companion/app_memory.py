@@ -1,0 +1,60 @@
+"""The app's Memory page over the cloud's memory store: the adapter the gateway is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cloud.memory import (
+    InvalidMemoryError,
+    MemoryChanges,
+    MemoryKind,
+    MemoryNotFoundError,
+    MemoryStore,
+    NewMemory,
+)
+from gateway.memory_access import MemoryJson, MemoryRefused, NoSuchMemory
+
+
+class StoreMemoryAccess:
+    """`gateway.memory_access.MemoryAccess` over each user's `MemoryStore`.
+
+    `store_of(user)` is the same store the cloud's conversations write to
+    (`UserDirectory.open(user).memory`), so what a conversation remembers is
+    on the Memory page at once, and a deletion there is gone from answers too.
+    """
+
+    def __init__(self, store_of: Callable[[str], MemoryStore]) -> None:
+        self.store_of = store_of
+
+    def list_memories(self, user: str, query: str, limit: int) -> list[MemoryJson]:
+        if query.strip():
+            hits = self.store_of(user).search(user, query, now=datetime.now(UTC), k=limit)
+            return [hit.memory.to_json() for hit in hits]
+        return [m.to_json() for m in self.store_of(user).list_memories(user, limit=limit)]
+
+    def remember(self, user: str, text: str) -> MemoryJson:
+        try:
+            memory = NewMemory(
+                text=text, time=datetime.now(UTC), kind=MemoryKind.EXPLICIT, source="app"
+            )
+        except InvalidMemoryError as exc:
+            raise MemoryRefused(str(exc)) from None
+        return self.store_of(user).add(user, memory).to_json()
+
+    def edit(self, user: str, memory_id: str, text: str) -> MemoryJson:
+        try:
+            return self.store_of(user).edit(user, memory_id, MemoryChanges(text=text)).to_json()
+        except MemoryNotFoundError:
+            raise NoSuchMemory(memory_id) from None
+        except InvalidMemoryError as exc:
+            raise MemoryRefused(str(exc)) from None
+
+    def delete(self, user: str, memory_id: str) -> None:
+        try:
+            self.store_of(user).delete(user, memory_id)
+        except MemoryNotFoundError:
+            raise NoSuchMemory(memory_id) from None
+
+    def export(self, user: str) -> list[MemoryJson]:
+        return [m.to_json() for m in self.store_of(user).export(user)]
