@@ -1,0 +1,266 @@
+"""Network faults between the edge and the gateway: delay, loss, a drop and a reconnect.
+
+The data channel is reliable and ordered (SCTP), so a lost packet is not a
+lost message: the sender retransmits and everything behind it waits. The
+model says so: each transmission is lost with probability `loss`, each loss
+costs a retransmission timeout, and a message never overtakes the one before
+it (head-of-line blocking). A drop is different: the connection goes away at
+`drop_at_s` (seconds after the link opened), whatever was in flight or sent
+during the outage is gone, and the link reconnects `reconnect_ms` later with a
+new gateway session (the Hello is sent again).
+
+`FaultModel` is pure and seeded (times in, arrival times out), so a scenario
+gives the same faults on every run; `FaultyLink` is the thin asyncio layer that
+applies it around a real `GatewayClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from edge.client import GatewayClient
+from edge.link import Connect, Link
+from protocol import Hello, Message
+
+Direction = Literal["up", "down"]
+
+# A message lost this many times in a row is delivered anyway: the channel
+# is reliable, and the bound keeps a high loss rate from stalling forever.
+MAX_RETRANSMISSIONS = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkFaults:
+    """What a scenario step asks of the network; all zero is a perfect link."""
+
+    delay_ms: float = 0.0
+    loss: float = 0.0
+    drop_at_s: float | None = None
+    seed: int = 0
+    retransmit_ms: float = 200.0
+    reconnect_ms: float = 500.0
+
+    def __post_init__(self) -> None:
+        if self.delay_ms < 0:
+            raise ValueError("delay_ms must be 0 or more")
+        if not 0.0 <= self.loss < 1.0:
+            raise ValueError("loss must be at least 0 and below 1")
+        if self.drop_at_s is not None and self.drop_at_s < 0:
+            raise ValueError("drop_at_s must be 0 or more")
+
+    @property
+    def perfect(self) -> bool:
+        return self.delay_ms == 0 and self.loss == 0 and self.drop_at_s is None
+
+
+class FaultModel:
+    """Arrival times for messages on one link; no clock, no I/O."""
+
+    def __init__(self, faults: NetworkFaults) -> None:
+        self.faults = faults
+        self._rng = random.Random(faults.seed)
+        self._last_arrival: dict[Direction, float] = {"up": 0.0, "down": 0.0}
+        self.retransmissions = 0
+
+    def arrival(self, direction: Direction, sent_at: float) -> float:
+        """When a message sent at `sent_at` (s since the link opened) reaches the far side."""
+        lost = 0
+        while lost < MAX_RETRANSMISSIONS and self._rng.random() < self.faults.loss:
+            lost += 1
+        self.retransmissions += lost
+        at = sent_at + (self.faults.delay_ms + lost * self.faults.retransmit_ms) / 1000.0
+        at = max(at, self._last_arrival[direction])
+        self._last_arrival[direction] = at
+        return at
+
+    def outage(self) -> tuple[float, float] | None:
+        """The seconds during which the link is down, if it drops."""
+        if self.faults.drop_at_s is None:
+            return None
+        return self.faults.drop_at_s, self.faults.drop_at_s + self.faults.reconnect_ms / 1000.0
+
+    def lost_in_drop(self, sent_at: float, arrival: float) -> bool:
+        """True when the message was on the wire (or sent) while the link was down."""
+        outage = self.outage()
+        if outage is None:
+            return False
+        down, up = outage
+        return sent_at < up and arrival >= down
+
+    def reconnected(self) -> None:
+        """A new connection starts empty: nothing queues behind the old one's traffic."""
+        outage = self.outage()
+        if outage is not None:
+            for direction in self._last_arrival:
+                self._last_arrival[direction] = max(self._last_arrival[direction], outage[1])
+
+
+class FaultyLink:
+    """A `Link` that applies a `FaultModel` to a real link's traffic both ways."""
+
+    def __init__(
+        self,
+        gateway_url: str,
+        faults: NetworkFaults,
+        *,
+        connect: Connect = GatewayClient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = gateway_url
+        self._connect = connect
+        self._clock = clock
+        self.model = FaultModel(faults)
+        self.closed = asyncio.Event()
+        self.reconnects = 0
+        self.lost_messages = 0
+        self._inner: Link | None = None
+        self._retired_bytes = 0
+        self._retired_messages = 0
+        self._opened_at = 0.0
+        self._hello: Hello | None = None
+        self._connected = asyncio.Event()
+        self._upstream: asyncio.Queue[tuple[float, Message]] = asyncio.Queue()
+        self._downstream: asyncio.Queue[tuple[float, Message]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dropping = False
+
+    @property
+    def session_id(self) -> str:
+        return self._inner.session_id if self._inner is not None else ""
+
+    @property
+    def bytes_sent(self) -> int:
+        current = self._inner.bytes_sent if self._inner is not None else 0
+        return self._retired_bytes + current
+
+    @property
+    def messages_sent(self) -> int:
+        current = self._inner.messages_sent if self._inner is not None else 0
+        return self._retired_messages + current
+
+    async def __aenter__(self) -> Self:
+        self._inner = await self._connect(self._url).__aenter__()
+        self._opened_at = self._clock()
+        self._connected.set()
+        self._start(self._send_due())
+        self._start(self._deliver_due())
+        self._start(self._read(self._inner))
+        if self.model.faults.drop_at_s is not None:
+            self._start(self._drop_and_reconnect())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._inner is not None:
+            await self._inner.__aexit__(None, None, None)
+        self._close()
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.create_task(work))
+
+    def _now(self) -> float:
+        return self._clock() - self._opened_at
+
+    async def send(self, message: Message) -> None:
+        if isinstance(message, Hello) and self._hello is None:
+            self._hello = message
+        sent_at = self._now()
+        arrival = self.model.arrival("up", sent_at)
+        if self.model.lost_in_drop(sent_at, arrival):
+            self.lost_messages += 1
+            return
+        self._upstream.put_nowait((arrival, message))
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[Message]:
+        while (message := await self._inbox.get()) is not None:
+            yield message
+
+    async def _wait_until(self, at: float) -> None:
+        wait = at - self._now()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _send_due(self) -> None:
+        while True:
+            arrival, message = await self._upstream.get()
+            await self._wait_until(arrival)
+            await self._connected.wait()
+            assert self._inner is not None
+            if message.session_id != self._inner.session_id:
+                # After a reconnect the gateway knows the session by its new id.
+                message = dataclasses.replace(message, session_id=self._inner.session_id)
+            await self._inner.send(message)
+
+    async def _read(self, inner: Link) -> None:
+        async for message in inner:
+            received_at = self._now()
+            arrival = self.model.arrival("down", received_at)
+            if self.model.lost_in_drop(received_at, arrival):
+                self.lost_messages += 1
+                continue
+            self._downstream.put_nowait((arrival, message))
+        if inner is self._inner and not self._dropping:
+            self._close()  # the gateway went away: not a drop this link made
+
+    async def _deliver_due(self) -> None:
+        while True:
+            arrival, message = await self._downstream.get()
+            await self._wait_until(arrival)
+            self._inbox.put_nowait(message)
+
+    async def _drop_and_reconnect(self) -> None:
+        outage = self.model.outage()
+        assert outage is not None and self._inner is not None
+        down, up = outage
+        await self._wait_until(down)
+        self._dropping = True
+        self._connected.clear()
+        old = self._inner
+        await old.__aexit__(None, None, None)
+        self._retired_bytes += old.bytes_sent
+        self._retired_messages += old.messages_sent
+        await self._wait_until(up)
+        fresh = await self._connect(self._url).__aenter__()
+        self._inner = fresh
+        self.model.reconnected()
+        self.reconnects += 1
+        self._dropping = False
+        if self._hello is not None:
+            await fresh.send(dataclasses.replace(self._hello, session_id=fresh.session_id))
+        self._connected.set()
+        self._start(self._read(fresh))
+
+    def _close(self) -> None:
+        if not self.closed.is_set():
+            self.closed.set()
+            self._inbox.put_nowait(None)
+
+
+def faulty_connect(faults: NetworkFaults) -> Connect:
+    """The `connect` an `EdgeSession` takes, with these faults on every link it opens."""
+
+    def connect(gateway_url: str) -> Link:
+        return GatewayClient(gateway_url) if faults.perfect else FaultyLink(gateway_url, faults)
+
+    return connect
