@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from companion import cli_app, cli_bridge, cli_edge, cli_edge_live, cli_eval, cli_memory
 from companion.cli_support import (
     Register,
     UsageError,
@@ -29,7 +30,14 @@ DEMO_DIR = Path(__file__).resolve().parents[1] / "simulators" / "demo"
 EXIT_NO_SPEECH = 3
 
 # Each area's own commands: module.register(commands, benchmarks).
-AREA_COMMANDS: tuple[Register, ...] = ()
+AREA_COMMANDS: tuple[Register, ...] = (
+    cli_memory.register,
+    cli_bridge.register,
+    cli_app.register,
+    cli_eval.register,
+    cli_edge_live.register,
+    cli_edge.register,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,8 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the CLI's one place that turns any failure into one line
         if args.verbose:
             raise
-        print(f"companion: {exc}", file=sys.stderr)
+        print(f"companion: {_first_cause(exc)}", file=sys.stderr)
         return 1
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    """The failure itself rather than the task group that carried it."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,13 +94,21 @@ def _parser() -> argparse.ArgumentParser:
         "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
     )
     rp.add_argument("--user", default="me")
+    cli_edge_live.add_turn_taking_arguments(rp)
     rp.add_argument("--json", action="store_true", help="print JSON lines")
+    rp.add_argument(
+        "--dump-uploads",
+        type=Path,
+        metavar="DIR",
+        help="write every frame that left the device, as sent (faces hidden), as JPEGs here",
+    )
     rp.set_defaults(run=_replay)
 
     serve = sub.add_parser("serve", help="run the gateway and the cloud for other clients")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="gateway HTTP port")
     serve.add_argument("--cloud-port", type=int, default=8765)
+    serve.add_argument("--user", default="me", help="print a phone-app pairing link for this user")
     serve.set_defaults(run=_serve)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
@@ -116,6 +139,7 @@ async def _demo(args: argparse.Namespace) -> int:
     args.mode = "fast"
     args.privacy = "standard"
     args.user = "demo"
+    args.dump_uploads = None
     if not args.json:
         print("Companion demo: a photographed page in view, the wearer asks", file=sys.stderr)
         print('"What does this page say?" (real models, real WebRTC on loopback)', file=sys.stderr)
@@ -124,7 +148,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _replay(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
-    from companion.replay import Printer, run_replay
+    from companion.replay import Printer, UploadDump, run_replay
     from companion.stack import load_cloud_models, warm_up
     from edge.config import EdgeConfig
     from edge.models import EdgeModels
@@ -132,12 +156,14 @@ async def _replay(args: argparse.Namespace) -> int:
     if args.video is None and args.audio is None and not args.text:
         raise UsageError("give --video and/or --audio (or --text)")
     check_files(args.video, args.audio)
+    _probe_media(args.video, args.audio, args.audio_format)
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
         models = await asyncio.to_thread(load_cloud_models, None, progress)
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
+    dump = UploadDump.into(args.dump_uploads, printer) if args.dump_uploads else None
     summary = await run_replay(
         edge_models=EdgeModels(),
         video=args.video,
@@ -148,9 +174,13 @@ async def _replay(args: argparse.Namespace) -> int:
         models=models,
         questions=args.text,
         edge_config=EdgeConfig(
-            user=args.user, device="replay", privacy=args.privacy, mode=args.mode
+            user=args.user,
+            device="replay",
+            privacy=args.privacy,
+            mode=args.mode,
+            **cli_edge_live.turn_taking_options(args),
         ),
-        on_event=printer,
+        on_event=dump or printer,
     )
     printer.summary(summary)
     if summary.errors:
@@ -160,17 +190,35 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe_media(video: Path | None, audio: Path | None, audio_format: str | None) -> None:
+    """Open the media before minutes go into loading models: a bad file fails at once."""
+    from edge.errors import MediaError
+    from simulators.media import open_video, read_audio
+
+    try:
+        if audio is not None:
+            read_audio(audio, audio_format)
+        if video is not None:
+            open_video(video)
+    except MediaError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from companion.stack import load_cloud_models, local_stack, warm_up
 
     progress = progress_printer()
     models = await asyncio.to_thread(load_cloud_models, None, progress)
     await warm_up(models, progress)
+    app = cli_app.app_options(models)
     async with local_stack(
-        models, host=args.host, gateway_port=args.port, cloud_port=args.cloud_port
+        models, host=args.host, gateway_port=args.port, cloud_port=args.cloud_port, **app
     ) as stack:
         print(f"gateway: {stack.gateway_url}  (POST /v1/sessions with an SDP offer)", flush=True)
         print(f"cloud:   {stack.cloud_url}", flush=True)
+        code = app["accounts"].pairing_code(args.user)
+        print(f"phone app for {args.user!r}, one-time link: ", end="", flush=True)
+        print(cli_app.pairing_link(stack.gateway_url, code), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

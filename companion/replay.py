@@ -15,7 +15,7 @@ from companion.stack import local_stack
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import EdgeSession, SessionSummary, TurnRecord
-from protocol import AnswerDelta, AnswerDone, Error, Message, Observation, Transcript
+from protocol import AnswerDelta, AnswerDone, Error, Keyframe, Message, Observation, Transcript
 from protocol.latency import breakdown, total_ms
 from simulators.replay import replay
 
@@ -57,6 +57,40 @@ async def run_replay(
         return await session.run(source, questions=questions, on_event=on_event)
 
 
+class UploadDump:
+    """Writes every frame that left the device, byte for byte as sent, so a person can check
+    that no bystander's face went out. Passes every event on to `then`."""
+
+    def __init__(
+        self, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> None:
+        self.folder = folder
+        self.then = then
+        self.written: list[Path] = []
+
+    @classmethod
+    def into(
+        cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> UploadDump:
+        """A dump into `folder`, created if needed; UsageError when it cannot be."""
+        from companion.cli_support import UsageError
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--dump-uploads {folder}: {exc.strerror or exc}") from exc
+        if not folder.is_dir():
+            raise UsageError(f"--dump-uploads {folder}: not a folder")
+        return cls(folder, then)
+
+    def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, Keyframe):
+            path = self.folder / f"{len(self.written) + 1:04d}-turn{message.turn_id}.jpg"
+            path.write_bytes(message.jpeg)
+            self.written.append(path)
+        self.then(kind, message, turn)
+
+
 def latency_fields(turn: TurnRecord) -> dict[str, Any]:
     stages = turn.stages()
     return {
@@ -69,9 +103,9 @@ def latency_fields(turn: TurnRecord) -> dict[str, Any]:
 class Printer:
     """Turns session events into JSON lines or a readable transcript."""
 
-    def __init__(self, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+    def __init__(self, *, as_json: bool, out: TextIO | None = None) -> None:
         self.as_json = as_json
-        self.out = out
+        self.out = out or sys.stdout  # looked up now: tests replace sys.stdout per call
         self._streaming = False
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:

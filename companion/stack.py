@@ -14,12 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from cloud.asr import WhisperTranscriber
+from cloud.backends import make_reasoner, make_reasoning_reasoner
 from cloud.config import CloudConfig
 from cloud.conversation import Models
+from cloud.memory.embedder import MiniLmEmbedder
 from cloud.prompt import build_messages
-from cloud.reasoner import QwenReasoner
 from cloud.server import CloudServer
+from cloud.user_data import UserDirectory
+from edge.models import EdgeModels
+from gateway.accounts import Accounts
+from gateway.app_api import AppApi
 from gateway.config import GatewayConfig
+from gateway.history import History
+from gateway.memory_access import MemoryAccess
 from gateway.server import Gateway
 
 
@@ -29,18 +36,25 @@ class Stack:
     cloud_url: str
     gateway: Gateway
     cloud: CloudServer
+    app: AppApi | None = None
 
 
 def load_cloud_models(
     config: CloudConfig | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> Models:
     """Load speech recognition and the reasoner once for this process."""
-    config = config or CloudConfig()
+    config = config or CloudConfig.from_env()
     progress("loading speech recognition (Whisper base, int8)…")
     transcriber = WhisperTranscriber(language=config.language)
-    progress("loading the reasoner (Qwen2.5-Coder-0.5B-Instruct)…")
-    reasoner = QwenReasoner(progress=progress)
-    return Models(transcriber=transcriber, reasoner=reasoner)
+    reasoner = make_reasoner(config, progress)
+    progress("loading the memory embedder (all-MiniLM-L6-v2)…")
+    users = UserDirectory(config.data_dir, MiniLmEmbedder())
+    return Models(
+        transcriber=transcriber,
+        reasoner=reasoner,
+        users=users,
+        reasoning_reasoner=make_reasoning_reasoner(config),
+    )
 
 
 async def warm_up(models: Models, progress: Callable[[str], None] = lambda _: None) -> None:
@@ -66,8 +80,17 @@ async def local_stack(
     gateway_port: int = 0,
     cloud_port: int = 0,
     cloud_config: CloudConfig | None = None,
+    app_models: EdgeModels | None = None,
+    accounts: Accounts | None = None,
+    memory: MemoryAccess | None = None,
+    history: History | None = None,
 ) -> AsyncIterator[Stack]:
-    """Run cloud and gateway until the context exits; port 0 picks free ports."""
+    """Run cloud and gateway until the context exits; port 0 picks free ports.
+
+    With `app_models` the gateway also serves the phone app (and runs the edge
+    pipeline on its camera and microphone); with `accounts` every request
+    needs a token.
+    """
     base = cloud_config or CloudConfig()
     cloud = CloudServer(
         models,
@@ -77,5 +100,10 @@ async def local_stack(
         bound_cloud = next(iter(server.sockets)).getsockname()[1]
         cloud_url = f"ws://{host}:{bound_cloud}"
         gateway = Gateway(GatewayConfig(host=host, port=gateway_port, cloud_url=cloud_url))
+        app = (
+            AppApi(gateway, app_models, accounts=accounts, memory=memory, history=history)
+            if app_models is not None
+            else None
+        )
         async with gateway.running() as bound_gateway:
-            yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud)
+            yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)

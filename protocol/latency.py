@@ -20,6 +20,7 @@ STAGE_ORDER = (
     "segment_received",
     "transcript",
     "observation",
+    "retrieval",
     "prompt_ready",
     "first_token",
     "last_token",

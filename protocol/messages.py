@@ -155,6 +155,20 @@ class AnswerDone(Envelope):
     mode: str = "fast"
     stages: tuple[Stage, ...] = ()
     inference_ms: float = 0.0
+    # The wearer spoke over this answer (an Interrupt): `text` is what was said before it stopped.
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Interrupt(Envelope):
+    """Barge-in: the wearer started speaking while the answer to `turn_id` was delivered.
+
+    The cloud stops that answer's generation at once and ends the turn with an
+    `AnswerDone` marked `interrupted`; the new speech is a turn of its own.
+    """
+
+    kind: ClassVar[str] = "interrupt"
+    turn_id: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -188,6 +202,43 @@ class Error(Envelope):
     turn_id: int = -1
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Notification(Envelope):
+    """Something the cloud tells the wearer unasked: a reminder or a timer that came due.
+
+    `ref` is the reminder's id and `due` its ISO 8601 UTC due time, so a client
+    that hears it twice (a reconnect during delivery) can show it once.
+    """
+
+    kind: ClassVar[str] = "notification"
+    text: str
+    category: str = "reminder"
+    ref: str = ""
+    due: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeviceStatus(Envelope):
+    """The wearer's glasses as the edge sees them, so the phone app can show them.
+
+    Sent upstream whenever something about the device changes. `event` says
+    what just happened: "connected", "disconnected", "reconnecting",
+    "battery", "taken_off", "put_on" or "button:<tap>" (single_tap,
+    double_tap, long_tap …). `battery_percent` is -1 while unknown; `worn` is
+    the edge's inference (the protocol has no wear sensor).
+    """
+
+    kind: ClassVar[str] = "device_status"
+    device: str
+    connection: str
+    event: str = ""
+    battery_percent: int = -1
+    worn: bool = True
+    lost_audio_packets: int = 0
+    photos: int = 0
+    problem: str = ""
+
+
 Message = (
     Hello
     | SpeechSegment
@@ -198,8 +249,11 @@ Message = (
     | AnswerDelta
     | AnswerDone
     | Control
+    | Interrupt
     | Ack
     | Error
+    | Notification
+    | DeviceStatus
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -214,7 +268,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         AnswerDelta,
         AnswerDone,
         Control,
+        Interrupt,
         Ack,
         Error,
+        Notification,
+        DeviceStatus,
     )
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT.parent / "shared" / "recordings"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests (and the commands they start) never touch the developer's own memories."""
+    folder = tmp_path_factory.mktemp("companion-data")
+    os.environ["COMPANION_DATA"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,6 @@ class FakeReasoner:
         self.prompts.append(messages)
         if self.fail:
             raise RuntimeError("backend exploded")
-        for word in ["You", " asked:", *(" " + w for w in messages[-1].content.split()[:20])]:
+        for word in ["You", " asked:", *(" " + w for w in messages[-1].content.split()[:60])]:
             await asyncio.sleep(self.delay_s)
             yield word
