@@ -89,6 +89,10 @@ def turn_taking_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+# The glasses-only options `companion glasses` has, at their defaults there.
+GLASSES_DEFAULTS = {"photo_interval": None, "codec": "mulaw-16k", "loss": 0.0, "speed": "realtime"}
+
+
 def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge = commands.add_parser(
         "edge", help="stream this machine's camera and microphone to a gateway, live"
@@ -99,7 +103,14 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument(
         "--mic", default="default", help='"default", a device index or name; "none": off'
     )
-    edge.add_argument("--gateway", required=True, help="a running gateway's URL")
+    edge.add_argument(
+        "--device",
+        help="glasses instead of this machine's camera and mic: omi:<BLE address> or "
+        "virtual:<video>,<audio> (the same as `companion glasses --device`)",
+    )
+    edge.add_argument(
+        "--gateway", help="a running gateway's URL (required unless --device starts one here)"
+    )
     edge.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="auto")
     edge.add_argument(
         "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
@@ -124,6 +135,14 @@ async def _edge(args: argparse.Namespace) -> int:
     from edge.models import EdgeModels
     from edge.session import EdgeSession
 
+    if args.device:
+        from companion import cli_bridge
+
+        for name, default in GLASSES_DEFAULTS.items():
+            setattr(args, name, getattr(args, name, default))
+        return await cli_bridge._glasses(args)
+    if not args.gateway:
+        raise UsageError("give --gateway URL (or --device for glasses)")
     if args.camera == "none" and args.mic == "none":
         raise UsageError("nothing to stream: give --camera and/or --mic")
     if args.fps < 0:

@@ -149,3 +149,23 @@ async def test_demo_answers_with_words_from_the_page() -> None:
     page_words = ("region", "segmentation", "markers", "coins", "background", "pixels")
     assert any(word in answer.lower() for word in page_words), out
     assert "Latency:" in out
+
+
+async def test_edge_with_virtual_glasses_answers_through_a_running_gateway(
+    fake_stack: Stack,
+) -> None:
+    device = f"virtual:{DEMO / 'page.png'},{DEMO / 'question-page.wav'}"
+    code, out, err = await _companion(
+        "edge", "--device", device, "--gateway", fake_stack.gateway_url, "--json"
+    )
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    kinds = {record["type"] for record in records}
+    assert {"transcript", "answer", "summary"} <= kinds, kinds
+    assert "Traceback" not in err
+
+
+async def test_edge_without_gateway_or_glasses_is_a_usage_error() -> None:
+    code, _, err = await _companion("edge", "--camera", "none", "--mic", "default")
+    assert code == 2
+    assert "--gateway" in _assert_one_clean_line(err)
