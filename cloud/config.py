@@ -49,11 +49,16 @@ class CloudConfig:
     openai_api_key_env: str = "OPENAI_API_KEY"
     # How often due reminders are looked for.
     reminder_poll_s: float = 1.0
+    # Serve the cloud's own model as OpenAI-compatible /v1/chat/completions on this port
+    # (same host as the cloud); None: off. With a key set, requests must bear it.
+    openai_port: int | None = None
+    openai_serve_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CloudConfig:
         """Defaults overridden by COMPANION_REASONER, COMPANION_OPENAI_BASE_URL,
-        COMPANION_OPENAI_MODEL and COMPANION_OPENAI_REASONING_MODEL (data: COMPANION_DATA)."""
+        COMPANION_OPENAI_MODEL, COMPANION_OPENAI_REASONING_MODEL and COMPANION_OPENAI_SERVE_KEY
+        (data: COMPANION_DATA)."""
         env = os.environ if environ is None else environ
         default = cls()
         return dataclasses.replace(
@@ -63,4 +68,5 @@ class CloudConfig:
             openai_model=env.get("COMPANION_OPENAI_MODEL") or default.openai_model,
             openai_reasoning_model=env.get("COMPANION_OPENAI_REASONING_MODEL")
             or default.openai_reasoning_model,
+            openai_serve_key=env.get("COMPANION_OPENAI_SERVE_KEY") or default.openai_serve_key,
         )

@@ -32,6 +32,8 @@ class CloudServer:
         self.models = models
         self.config = config or CloudConfig()
         self.sessions: dict[str, Conversation] = {}
+        # Where the OpenAI-compatible endpoint listens while running, when configured.
+        self.openai_url: str | None = None
 
     async def handle(self, connection: ServerConnection) -> None:
         async def send(message: Message) -> None:
@@ -109,12 +111,34 @@ class CloudServer:
                 )
                 scheduler = asyncio.create_task(reminders.run())
             try:
-                yield server
+                async with contextlib.AsyncExitStack() as extras:
+                    if self.config.openai_port is not None:
+                        await extras.enter_async_context(self._openai_endpoint())
+                    yield server
             finally:
                 if scheduler is not None:
                     scheduler.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await scheduler
+
+    @asynccontextmanager
+    async def _openai_endpoint(self) -> AsyncIterator[None]:
+        """The same model for OpenAI-compatible clients, sharing the turns' lock."""
+        from cloud.openai_endpoint import OpenAiEndpoint
+
+        assert self.config.openai_port is not None
+        endpoint = OpenAiEndpoint(
+            self.models.reasoner,
+            lock=self.models.lock,
+            api_key=self.config.openai_serve_key,
+            timeout_s=self.config.answer_timeout_s,
+        )
+        async with endpoint.running(self.config.host, self.config.openai_port) as port:
+            self.openai_url = f"http://{self.config.host}:{port}/v1"
+            try:
+                yield
+            finally:
+                self.openai_url = None
 
 
 def _error(session_id: str, code: str, text: str, ref_seq: int = -1) -> Error:

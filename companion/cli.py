@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="gateway HTTP port")
     serve.add_argument("--cloud-port", type=int, default=8765)
     serve.add_argument("--user", default="me", help="print a phone-app pairing link for this user")
+    serve.add_argument(
+        "--openai-port",
+        type=int,
+        default=None,
+        help="also serve the model as OpenAI-compatible /v1/chat/completions on this port "
+        "(key: COMPANION_OPENAI_SERVE_KEY, none by default)",
+    )
     serve.set_defaults(run=_serve)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
@@ -205,17 +212,30 @@ def _probe_media(video: Path | None, audio: Path | None, audio_format: str | Non
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from cloud.config import CloudConfig
     from companion.stack import load_cloud_models, local_stack, warm_up
 
+    if args.openai_port is not None and not 0 <= args.openai_port <= 65535:
+        raise UsageError(f"--openai-port {args.openai_port}: not a port number")
+    config = dataclasses.replace(CloudConfig.from_env(), openai_port=args.openai_port)
     progress = progress_printer()
-    models = await asyncio.to_thread(load_cloud_models, None, progress)
+    models = await asyncio.to_thread(load_cloud_models, config, progress)
     await warm_up(models, progress)
     app = cli_app.app_options(models)
     async with local_stack(
-        models, host=args.host, gateway_port=args.port, cloud_port=args.cloud_port, **app
+        models,
+        host=args.host,
+        gateway_port=args.port,
+        cloud_port=args.cloud_port,
+        cloud_config=config,
+        **app,
     ) as stack:
         print(f"gateway: {stack.gateway_url}  (POST /v1/sessions with an SDP offer)", flush=True)
         print(f"cloud:   {stack.cloud_url}", flush=True)
+        if stack.cloud.openai_url is not None:
+            print(f"openai:  {stack.cloud.openai_url}  (POST /chat/completions)", flush=True)
         code = app["accounts"].pairing_code(args.user)
         print(f"phone app for {args.user!r}, one-time link: ", end="", flush=True)
         print(cli_app.pairing_link(stack.gateway_url, code), flush=True)
