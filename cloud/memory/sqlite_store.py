@@ -15,6 +15,7 @@ answers with something the file does not hold.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import uuid
@@ -601,18 +602,8 @@ class SqliteMemoryStore:
             (iso_utc(time), importance, stamp, seq),
         )
         index.update(seq, time_s=time.timestamp(), importance=importance)
-        return Memory(
-            id=found.id,
-            user=found.user,
-            kind=found.kind,
-            text=found.text,
-            source=found.source,
-            source_id=found.source_id,
-            time=time,
-            place=found.place,
-            importance=importance,
-            created=found.created,
-            updated=parse_iso(stamp),
+        return dataclasses.replace(
+            found, time=time, importance=importance, updated=parse_iso(stamp)
         )
 
     def _adopt_embedder(self) -> None:
