@@ -72,6 +72,39 @@ def cat_image(recordings: Path) -> npt.NDArray[np.uint8]:
     return _read_image(recordings / "images" / "chelsea.png")
 
 
+def _read_speech(path: Path) -> npt.NDArray[np.int16]:
+    import wave
+
+    with wave.open(str(path), "rb") as f:
+        if (f.getframerate(), f.getnchannels(), f.getsampwidth()) != (16_000, 1, 2):
+            raise RuntimeError(f"{path} is not 16 kHz mono 16-bit")
+        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.int16)
+
+
+@pytest.fixture(scope="session")
+def speech_0870(recordings: Path) -> npt.NDArray[np.int16]:
+    """librivox-0870.wav: one read sentence, 16 kHz mono samples."""
+    return _read_speech(recordings / "speech" / "librivox-0870.wav")
+
+
+@pytest.fixture(scope="session")
+def speech_0880(recordings: Path) -> npt.NDArray[np.int16]:
+    """librivox-0880.wav: another read sentence, 16 kHz mono samples."""
+    return _read_speech(recordings / "speech" / "librivox-0880.wav")
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpeg(recordings: Path) -> bytes:
+    """astronaut.png at 320×320 as a JPEG, the size of a glasses photo."""
+    import cv2
+
+    image = _read_image(recordings / "images" / "astronaut.png")
+    ok, encoded = cv2.imencode(".jpg", cv2.resize(image, (320, 320)))
+    if not ok:
+        raise RuntimeError("cannot encode astronaut.png as JPEG")
+    return bytes(encoded.tobytes())
+
+
 @pytest.fixture(scope="session")
 def bottle_frames(recordings: Path) -> list[npt.NDArray[np.uint8]]:
     """Frames 100, 300 and 600 of the bottle-line video, as BGR arrays."""

@@ -17,17 +17,13 @@ from tests.test_bridge_capture import capture_lines
 
 
 @pytest.fixture(scope="module")
-def speech(recordings: Path) -> np.ndarray:
-    with wave.open(str(recordings / "speech" / "librivox-0880.wav"), "rb") as f:
-        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.int16)
+def speech(speech_0880: np.ndarray) -> np.ndarray:
+    return speech_0880
 
 
 @pytest.fixture(scope="module")
-def photo(recordings: Path) -> bytes:
-    image = cv2.imread(str(recordings / "images" / "astronaut.png"))
-    ok, encoded = cv2.imencode(".jpg", cv2.resize(image, (320, 320)))
-    assert ok
-    return bytes(encoded.tobytes())
+def photo(astronaut_jpeg: bytes) -> bytes:
+    return astronaut_jpeg
 
 
 def test_decode_writes_the_wav_and_jpeg_and_names_each_bad_line(

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import wave
 from collections.abc import Callable
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -26,16 +23,13 @@ from simulators.virtual_glasses import VirtualGlasses
 
 
 @pytest.fixture(scope="module")
-def speech(recordings: Path) -> np.ndarray:
-    with wave.open(str(recordings / "speech" / "librivox-0870.wav"), "rb") as f:
-        return np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.int16)
+def speech(speech_0870: np.ndarray) -> np.ndarray:
+    return speech_0870
 
 
 @pytest.fixture(scope="module")
-def cat(recordings: Path) -> np.ndarray:
-    image = cv2.imread(str(recordings / "images" / "chelsea.png"))
-    assert image is not None
-    return image
+def cat(cat_image: np.ndarray) -> np.ndarray:
+    return cat_image
 
 
 async def run_device(
