@@ -23,6 +23,7 @@ from companion.cli_support import (
     check_files,
     default_recordings,
     print_result,
+    probe_media,
     progress_printer,
 )
 
@@ -163,7 +164,7 @@ async def _replay(args: argparse.Namespace) -> int:
     if args.video is None and args.audio is None and not args.text:
         raise UsageError("give --video and/or --audio (or --text)")
     check_files(args.video, args.audio)
-    _probe_media(args.video, args.audio, args.audio_format)
+    probe_media(args.video, args.audio, args.audio_format)
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
@@ -195,20 +196,6 @@ async def _replay(args: argparse.Namespace) -> int:
     if not any(t.transcript or t.done for t in summary.turns):
         return EXIT_NO_SPEECH
     return 0
-
-
-def _probe_media(video: Path | None, audio: Path | None, audio_format: str | None) -> None:
-    """Open the media before minutes go into loading models: a bad file fails at once."""
-    from edge.errors import MediaError
-    from simulators.media import open_video, read_audio
-
-    try:
-        if audio is not None:
-            read_audio(audio, audio_format)
-        if video is not None:
-            open_video(video)
-    except MediaError as exc:
-        raise UsageError(str(exc)) from exc
 
 
 async def _serve(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from companion.cli_support import (
     Subcommands,
     UsageError,
     print_result,
+    probe_media,
     progress_printer,
 )
 
@@ -166,7 +167,7 @@ async def _glasses(args: argparse.Namespace) -> int:
             raise UsageError(f"--photo-interval: {error}") from error
     if not 0.0 <= args.loss < 1.0:
         raise UsageError("--loss must be a probability in [0, 1)")
-    _probe_media(spec.video, spec.audio)
+    probe_media(spec.video, spec.audio)
     codec = _codec_id(args.codec)
     assert codec is not None
     virtual = VirtualOptions(
@@ -203,20 +204,6 @@ async def _glasses(args: argparse.Namespace) -> int:
     if not any(t.transcript or t.done for t in summary.turns):
         return EXIT_NO_SPEECH
     return 0
-
-
-def _probe_media(video: Path | None, audio: Path | None) -> None:
-    """Open the virtual glasses' media before models load: a bad file fails at once."""
-    from edge.errors import MediaError
-    from simulators.media import open_video, read_audio
-
-    try:
-        if audio is not None:
-            read_audio(audio)
-        if video is not None:
-            open_video(video)
-    except MediaError as error:
-        raise UsageError(str(error)) from error
 
 
 def _print_status(status: DeviceStatus, *, as_json: bool) -> None:

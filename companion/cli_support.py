@@ -53,6 +53,20 @@ def check_files(*paths: Path | None) -> None:
             raise UsageError(f"{path}: no such file")
 
 
+def probe_media(video: Path | None, audio: Path | None, audio_format: str | None = None) -> None:
+    """Open the media before minutes go into loading models: a bad file fails at once."""
+    from edge.errors import MediaError
+    from simulators.media import open_video, read_audio
+
+    try:
+        if audio is not None:
+            read_audio(audio, audio_format)
+        if video is not None:
+            open_video(video)
+    except MediaError as error:
+        raise UsageError(str(error)) from error
+
+
 def print_result(result: dict[str, Any], as_json: bool) -> None:
     """One JSON line, or one `key: value` line per figure."""
     if as_json:
