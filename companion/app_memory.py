@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cloud.memory import (
     InvalidMemoryError,
@@ -24,8 +24,14 @@ class StoreMemoryAccess:
     on the Memory page at once, and a deletion there is gone from answers too.
     """
 
-    def __init__(self, store_of: Callable[[str], MemoryStore]) -> None:
+    def __init__(
+        self,
+        store_of: Callable[[str], MemoryStore],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store_of = store_of
+        self._clock = clock
 
     def list_memories(self, user: str, query: str, limit: int) -> list[MemoryJson]:
         if query.strip():
@@ -58,3 +64,22 @@ class StoreMemoryAccess:
 
     def export(self, user: str) -> list[MemoryJson]:
         return [m.to_json() for m in self.store_of(user).export(user)]
+
+    def forget_older_than(self, user: str, max_age_s: float) -> int:
+        """The app's retention setting, one user at a time.
+
+        The store's own `enforce_retention` applies one policy to every user;
+        this deletes one user's old memories through the store's `delete`, then
+        compacts, so their text is gone from the disk and not only from search.
+        """
+        store = self.store_of(user)
+        cutoff = self._clock() - timedelta(seconds=max_age_s)
+        old = [m.id for m in store.export(user) if m.time < cutoff]
+        for memory_id in old:
+            try:
+                store.delete(user, memory_id)
+            except MemoryNotFoundError:
+                pass  # deleted meanwhile (the Memory page, another session): gone either way
+        if old:
+            store.compact()
+        return len(old)

@@ -231,6 +231,7 @@ class AppApi:
                     question_gate=lambda: self._question_refusal(user),
                     on_closed=self._forget,
                     grace_s=self._grace_s,
+                    enforce_retention=self.enforce_retention,
                 )
             except (OSError, TimeoutError) as exc:
                 log.warning("cloud unreachable: %s", exc)
@@ -248,6 +249,16 @@ class AppApi:
 
     def _forget(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
+
+    async def enforce_retention(self, user: str, max_age_s: float) -> tuple[int, int]:
+        """Retention covers all the user keeps: (history turns, memories) deleted."""
+        turns = memories = 0
+        if self.history is not None:
+            turns = await asyncio.to_thread(self.history.enforce_retention, user, max_age_s)
+        if self.memory is not None:
+            memories = await asyncio.to_thread(self.memory.forget_older_than, user, max_age_s)
+        log.info("retention for %s: %d turns and %d memories deleted", user, turns, memories)
+        return turns, memories
 
     def _question_refusal(self, user: str) -> str | None:
         refusal = self.check_rate(user, "question")

@@ -11,6 +11,16 @@ The session outlives its peer connection. When the connection drops, the
 cloud conversation and the edge pipeline go on, answers are held in the
 `Outbox`, and a new connection that names this session (and the last seq the
 app received) gets everything it missed, in order.
+
+Face blur is not a switch. Bystanders never agreed to be sent anywhere, so
+every keyframe leaves with their faces blurred (and stays here if the face
+stage fails), History shows exactly that upload, and a request to turn blur
+off is refused with an Error that says so and what to use instead
+("no-camera" sends no frames at all). The Privacy page shows the same thing.
+
+Retention (in days, 0 = until deleted) covers everything kept for the user:
+their History turns and the assistant's memories, both deleted through their
+stores when the setting arrives (the app sends it on every connection).
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
@@ -33,6 +43,7 @@ from edge.runtime import EdgeRuntime
 from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from gateway.delivery import Inbox, Outbox
 from gateway.history import History
+from gateway.session_lifecycle import CloudBoundSession
 from gateway.track_source import TrackSource
 from protocol import (
     MAX_MESSAGE_BYTES,
@@ -64,6 +75,13 @@ RESUME_GRACE_S = 120.0
 # Asked before a question (typed or spoken) goes to the cloud: None = allowed,
 # otherwise the message to show the user.
 QuestionGate = Callable[[], str | None]
+# Deletes what the user keeps (history, memories) older than the given seconds.
+RetentionEnforcer = Callable[[str, float], Awaitable[object]]
+
+FACE_BLUR_LOCKED = (
+    "face blur stays on: bystanders' faces are always blurred before a frame leaves; "
+    "choose privacy mode no-camera to send no frames at all"
+)
 
 
 @dataclasses.dataclass
@@ -71,11 +89,10 @@ class AppSettings:
     """What the app's Live and Privacy pages set for this session."""
 
     paused: bool = False
-    face_blur: bool = True
     retention_days: int = 0  # 0 = keep until deleted
 
 
-class AppSession:
+class AppSession(CloudBoundSession):
     def __init__(
         self,
         session_id: str,
@@ -88,14 +105,14 @@ class AppSession:
         question_gate: QuestionGate,
         on_closed: Callable[[str], None],
         grace_s: float = RESUME_GRACE_S,
+        enforce_retention: RetentionEnforcer | None = None,
     ) -> None:
-        self.session_id = session_id
+        super().__init__(session_id, cloud, on_closed)
         self.user = user
         self.settings = AppSettings()
-        self._cloud = cloud
         self._history = history
         self._question_gate = question_gate
-        self._on_closed = on_closed
+        self._enforce_retention = enforce_retention
         self._grace_s = grace_s
         self._up = Sequencer(session_id)
         self.outbox = Outbox()
@@ -117,9 +134,7 @@ class AppSession:
         )
         self.pc: RTCPeerConnection | None = None
         self._channel: RTCDataChannel | None = None
-        self._tasks: set[asyncio.Task[object]] = set()
         self._grace: asyncio.Task[None] | None = None
-        self.closed = asyncio.Event()
         self.connections = 0
 
     @classmethod
@@ -135,6 +150,7 @@ class AppSession:
         question_gate: QuestionGate,
         on_closed: Callable[[str], None],
         grace_s: float = RESUME_GRACE_S,
+        enforce_retention: RetentionEnforcer | None = None,
     ) -> AppSession:
         # The OCR and classifier load once per process, off the event loop.
         await asyncio.to_thread(lambda: edge_models.analyser)
@@ -149,6 +165,7 @@ class AppSession:
             question_gate=question_gate,
             on_closed=on_closed,
             grace_s=grace_s,
+            enforce_retention=enforce_retention,
         )
         await cloud.send(encode(session._up.make(Hello, user=user, device=device)))
         session._start(session._run_edge())
@@ -163,22 +180,23 @@ class AppSession:
     # -- the peer connection (replaced on every reconnect) --------------------
 
     async def connect(self, offer_sdp: str, last_seq: int) -> RTCSessionDescription:
-        """Answer a (new or resuming) app's offer; what it missed after `last_seq` follows."""
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
-        old, self.pc = self.pc, RTCPeerConnection(rtc_configuration())
-        self._channel = None
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await old.close()
-        pc = self.pc
-        self.connections += 1
+        """Answer a (new or resuming) app's offer; what it missed after `last_seq` follows.
+
+        The new connection is negotiated before it replaces the old one, so an
+        unusable offer (ValueError) leaves a live connection as it was.
+        """
+        if not _offers_data_channel(offer_sdp):
+            raise ValueError("the offer has no data channel; the app speaks over one")
+        pc = RTCPeerConnection(rtc_configuration())
+        early_tracks: list[MediaStreamTrack] = []
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             log.info("session %s: %s track", self.session_id, track.kind)
-            self.source.add_track(track)
+            if pc is self.pc:
+                self.source.add_track(track)
+            else:
+                early_tracks.append(track)  # offered before the connection is ours
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -195,8 +213,24 @@ class AppSession:
             if pc.connectionState in ("failed", "closed"):
                 self._lost(pc)
 
-        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pc.close()
+            raise
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        old, self.pc = self.pc, pc
+        self._channel = None
+        self.connections += 1
+        for track in early_tracks:
+            self.source.add_track(track)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
         return pc.localDescription
 
     def _lost(self, pc: RTCPeerConnection) -> None:
@@ -259,18 +293,33 @@ class AppSession:
             self._set_privacy(value)
         elif action in ("pause", "resume"):
             self.settings.paused = action == "pause"
-        elif action == "face_blur" and value in ("on", "off"):
-            self.settings.face_blur = value == "on"
-        elif action == "retention" and value.isdigit():
+        elif action == "face_blur" and value == "off":
+            self._send_error("face_blur_locked", FACE_BLUR_LOCKED, control.seq)
+            return
+        elif action == "face_blur" and value == "on":
+            pass  # always so; the cloud still hears it below, as from any edge
+        elif action == "retention" and value.isdigit() and len(value) <= 5:
             self.settings.retention_days = int(value)
-            if self._history is not None and self.settings.retention_days:
-                self._history.enforce_retention(self.user, self.settings.retention_days * 86400.0)
+            if self.settings.retention_days:
+                self._start(self._apply_retention(self.settings.retention_days * 86400.0))
         else:
             self._send_error("bad_control", f"unknown setting {action!r}={value!r}", control.seq)
             return
         if action in ("privacy", "face_blur", "mode"):
             # The cloud hears the wearer's settings the way any edge would tell it.
             self._start(self._to_cloud(self._up.make(Control, action=action, value=value)))
+
+    async def _apply_retention(self, max_age_s: float) -> None:
+        if self._enforce_retention is None:
+            return
+        try:
+            await self._enforce_retention(self.user, max_age_s)
+        except Exception:
+            log.exception("session %s: retention failed", self.session_id)
+            self._send_error(
+                "retention_failed",
+                "old history and memories could not be deleted yet; set retention again to retry",
+            )
 
     def _set_mode(self, mode: str) -> None:
         if mode in ANSWER_MODES:
@@ -376,31 +425,20 @@ class AppSession:
             )
         )
 
-    async def _cloud_lost(self) -> None:
-        if not self.closed.is_set():
-            self._send_error("cloud_unavailable", "the cloud connection closed; reconnect")
-            await self.close()
+    def _peer(self) -> RTCPeerConnection | None:
+        return self.pc
 
-    async def close(self) -> None:
-        if self.closed.is_set():
-            return
-        self.closed.set()
-        self._on_closed(self.session_id)
+    async def _release(self) -> None:
         if self._grace is not None and self._grace is not asyncio.current_task():
             self._grace.cancel()
         await self.source.close()
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
-        await self._cloud.close()
-        if self.pc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.sleep(0.05)
-                await self.pc.close()
 
 
 _LOCAL_ONLY = (
     "local-only mode: nothing leaves this device, and the browser app has no on-device "
     "model to answer with; switch privacy to standard or no-camera to ask"
 )
+
+
+def _offers_data_channel(sdp: str) -> bool:
+    return any(line.startswith("m=application ") for line in sdp.splitlines())

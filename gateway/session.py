@@ -4,10 +4,8 @@ websocket to the cloud that carries the same protocol messages."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
 
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -15,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from gateway.session_lifecycle import CloudBoundSession
 from protocol import (
     MAX_MESSAGE_BYTES,
     DeviceStatus,
@@ -30,7 +29,7 @@ from protocol import (
 log = logging.getLogger(__name__)
 
 
-class GatewaySession:
+class GatewaySession(CloudBoundSession):
     """Relays validated messages between an edge peer and the cloud.
 
     Every message from the edge is decoded here, so a malformed one is answered
@@ -44,21 +43,17 @@ class GatewaySession:
         on_closed: Callable[[str], None] = lambda session_id: None,
         user: str | None = None,
     ) -> None:
-        self.session_id = session_id
+        super().__init__(session_id, cloud, on_closed)
         # The authenticated user (None: a gateway without accounts): a Hello naming
         # anyone else is rewritten, so a device can only ever speak as its owner.
         self.user = user
         self.speaker = user or ""  # the user this session speaks for, once known
         # The phone app shows the wearer's glasses (set by the gateway).
         self.on_device_status: Callable[[str, DeviceStatus], None] = lambda user, status: None
-        self._on_closed = on_closed
         self.pc = RTCPeerConnection(rtc_configuration())
-        self._cloud = cloud
         self._channel: RTCDataChannel | None = None
         self._out = Sequencer(session_id)
         self._to_cloud: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
-        self._tasks: list[asyncio.Task[None]] = []
-        self.closed = asyncio.Event()
         self.messages_in = 0
         self.errors = 0
 
@@ -86,10 +81,10 @@ class GatewaySession:
     ) -> GatewaySession:
         cloud = await connect(cloud_url, max_size=MAX_MESSAGE_BYTES * 2, open_timeout=5)
         session = cls(session_id, cloud, on_closed, user)
-        session._tasks = [
+        session._tasks = {
             asyncio.create_task(session._relay_to_cloud()),
             asyncio.create_task(session._relay_from_cloud()),
-        ]
+        }
         return session
 
     def _on_edge_message(self, data: bytes | str) -> None:
@@ -97,10 +92,10 @@ class GatewaySession:
         try:
             message = decode(data)
         except ProtocolError as exc:
-            self._reply_error("bad_message", str(exc))
+            self._send_error("bad_message", str(exc))
             return
         if message.session_id != self.session_id:
-            self._reply_error("wrong_session", "message names another session", message.seq)
+            self._send_error("wrong_session", "message names another session", message.seq)
             return
         if isinstance(message, Hello):
             if self.user is not None and message.user != self.user:
@@ -111,9 +106,9 @@ class GatewaySession:
         try:
             self._to_cloud.put_nowait(data if isinstance(data, bytes) else data.encode())
         except asyncio.QueueFull:
-            self._reply_error("overloaded", "too many messages in flight; slow down", message.seq)
+            self._send_error("overloaded", "too many messages in flight; slow down", message.seq)
 
-    def _reply_error(self, code: str, text: str, ref_seq: int = -1) -> None:
+    def _send_error(self, code: str, text: str, ref_seq: int = -1) -> None:
         self.errors += 1
         log.info("session %s: %s: %s", self.session_id, code, text)
         self.send_to_edge(self._out.make(Error, code=code, message=text, ref_seq=ref_seq))
@@ -138,23 +133,5 @@ class GatewaySession:
             pass
         await self._cloud_lost()
 
-    async def _cloud_lost(self) -> None:
-        if not self.closed.is_set():
-            self._reply_error("cloud_unavailable", "the cloud connection closed; reconnect")
-            await self.close()
-
-    async def close(self) -> None:
-        if self.closed.is_set():
-            return
-        self.closed.set()
-        self._on_closed(self.session_id)
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        await self._cloud.close()
-        # Give the Error above a moment to leave before the transport goes.
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0.05)
-            await self.pc.close()
-        log.info("session %s closed at %.3f", self.session_id, time.monotonic())
+    def _peer(self) -> RTCPeerConnection:
+        return self.pc

@@ -84,6 +84,11 @@ class AppLink:
             )
         )
 
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are, for what a broken or hostile app might send."""
+        assert self._channel is not None
+        self._channel.send(data)
+
     async def drop(self) -> None:
         """Cut the connection the way a lost network does: no goodbye."""
         if self._pc is not None:

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from cloud.memory import HashingEmbedder
+from cloud.memory import HashingEmbedder, MemoryKind, MemoryNotFoundError, NewMemory
+from cloud.memory.sqlite_store import SqliteMemoryStore
 from edge.client import GatewayClient
 from edge.models import EdgeModels
+from gateway.accounts import Accounts
+from gateway.app_session import FACE_BLUR_LOCKED
 from gateway.rate_limits import Limit
 from protocol import (
+    MAX_MESSAGE_BYTES,
+    MAX_TEXT_CHARS,
     AnswerDelta,
     AnswerDone,
     Control,
@@ -248,3 +254,157 @@ async def test_questions_over_the_limit_or_in_local_only_mode_get_a_clear_error(
     error = await link.wait_for(Error)
     assert isinstance(error, Error) and error.code == "local_only"
     await link.drop()
+
+
+async def test_tokens_refused_on_every_route_get_the_same_bare_401(app: AppStack) -> None:
+    device = app.accounts.add_device("alice", "phone")
+    session = app.accounts.session_token(device)
+    expired = app.accounts.session_token(device, ttl_s=-1)
+    forged = session.split(".")[0] + "." + "A" * 43
+    other_gateway = Accounts(app.accounts.data_dir.parent / "elsewhere")
+    foreign = other_gateway.session_token(other_gateway.add_device("alice", "phone"))
+    other_gateway.close()
+    routes = [
+        ("GET", "/v1/me"),
+        ("GET", "/v1/history"),
+        ("GET", "/v1/memories/export"),
+        ("GET", "/v1/history/1/keyframe.jpg"),
+        ("POST", "/v1/app/sessions"),
+        ("POST", "/v1/sessions"),
+        ("POST", "/v1/token"),
+    ]
+    for token in (expired, forged, foreign, "x" * 5000):
+        for method, path in routes:
+            status, body = await _call(app, method, path, token, json={"type": "offer"})
+            assert (status, body) == (401, {"error": "unauthorized"}), (path, token[:20])
+
+
+async def test_oversized_data_channel_messages_get_an_error_and_the_session_goes_on(
+    app: AppStack,
+) -> None:
+    link = AppLink(app.url, app.session_token("alice"))
+    await link.connect()
+    link.send(Hello, user="alice", device="phone")
+    link.send(Query, turn_id=0, text="x" * (MAX_TEXT_CHARS + 1))
+    too_long = await link.wait_for(Error)
+    assert isinstance(too_long, Error) and too_long.code == "bad_message"
+    assert str(MAX_TEXT_CHARS) in too_long.message
+    link.received.clear()
+    link.send_raw(b"\x81" + b"z" * (MAX_MESSAGE_BYTES + 10_000))
+    too_big = await link.wait_for(Error)
+    assert isinstance(too_big, Error) and too_big.code == "bad_message"
+    assert f"over the {MAX_MESSAGE_BYTES} ceiling" in too_big.message
+    link.send(Query, turn_id=1, text="is the session still here")
+    done = await link.wait_for(AnswerDone)
+    assert isinstance(done, AnswerDone) and "still here" in done.text
+    await link.drop()
+
+
+async def test_oversized_api_bodies_and_offers_are_refused_and_the_session_goes_on(
+    app: AppStack,
+) -> None:
+    token = app.session_token("alice")
+    link = AppLink(app.url, token)
+    await link.connect()
+    link.send(Hello, user="alice", device="phone")
+    huge = {"text": "y" * 100_000}
+    assert await _call(app, "POST", "/v1/memories", token, json=huge) == (
+        413,
+        {"error": "request too large"},
+    )
+    status, body = await _call(app, "POST", "/v1/memories", token, json={"text": "y" * 4001})
+    assert status == 400 and "4000 characters" in body["error"]
+    resume = {"type": "offer", "sdp": "v=0\r\n" + "a=x\r\n" * 40_000, "resume": link.session_id}
+    status, _ = await _call(app, "POST", "/v1/app/sessions", token, json=resume)
+    assert status == 413
+    status, body = await _call(
+        app, "POST", "/v1/app/sessions", token, json=resume | {"sdp": "not sdp"}
+    )
+    assert status == 400 and body["error"].startswith("unusable SDP offer")
+    link.send(Query, turn_id=0, text="are you there after all that")
+    done = await link.wait_for(AnswerDone)
+    assert isinstance(done, AnswerDone) and "after all that" in done.text
+    assert link.session_id in app.stack.app.sessions  # type: ignore[union-attr]
+    await link.drop()
+
+
+async def test_face_blur_cannot_be_switched_off_and_the_app_is_told_why(app: AppStack) -> None:
+    link = AppLink(app.url, app.session_token("alice"))
+    await link.connect()
+    link.send(Hello, user="alice", device="phone")
+    link.send(Control, action="face_blur", value="off")
+    refusal = await link.wait_for(Error)
+    assert isinstance(refusal, Error) and refusal.code == "face_blur_locked"
+    assert refusal.message == FACE_BLUR_LOCKED and "no-camera" in refusal.message
+    link.received.clear()
+    link.send(Control, action="face_blur", value="on")
+    link.send(Query, turn_id=0, text="still answering with blur on")
+    done = await link.wait_for(AnswerDone)
+    assert isinstance(done, AnswerDone)
+    assert not [m for m in link.received if isinstance(m, Error)]
+    await link.drop()
+
+
+async def test_retention_deletes_old_memories_for_good_and_keeps_recent_ones(
+    app: AppStack,
+) -> None:
+    store = app.users.open("alice").memory
+    now = datetime.now(UTC)
+    old = store.add(
+        "alice",
+        NewMemory(
+            text="Old secret: the safe code is 9931.",
+            time=now - timedelta(days=10),
+            kind=MemoryKind.EXPLICIT,
+            source="app",
+        ),
+    )
+    recent = store.add(
+        "alice",
+        NewMemory(
+            text="My bike is the green one.",
+            time=now - timedelta(days=2),
+            kind=MemoryKind.EXPLICIT,
+            source="app",
+        ),
+    )
+    bobs = app.users.open("bob").memory.add(
+        "bob",
+        NewMemory(text="Bob's old note.", time=now - timedelta(days=30), kind=MemoryKind.EXPLICIT),
+    )
+    token = app.session_token("alice")
+    link = AppLink(app.url, token)
+    await link.connect()
+    link.send(Hello, user="alice", device="phone")
+    link.send(Control, action="retention", value="7")
+    async with asyncio.timeout(20):
+        while store.count("alice") != 1:
+            await asyncio.sleep(0.05)
+    with pytest.raises(MemoryNotFoundError):
+        store.get("alice", old.id)
+    _, exported = await _call(app, "GET", "/v1/memories/export", token)
+    assert [m["id"] for m in exported["memories"]] == [recent.id]
+    _, found = await _call(app, "GET", "/v1/memories?q=safe%20code", token)
+    assert all(m["id"] != old.id for m in found["memories"])
+    # Compacted: the deleted text is nowhere on disk, not just out of search.
+    assert isinstance(store, SqliteMemoryStore)
+    path = store.path
+    on_disk = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert b"9931" not in on_disk and b"green one" in on_disk
+    assert app.users.open("bob").memory.get("bob", bobs.id).id == bobs.id, "bob keeps his"
+    assert not [m for m in link.received if isinstance(m, Error)]
+    await link.drop()
+
+
+async def test_retention_covers_history_and_memory_through_their_stores(app: AppStack) -> None:
+    assert app.stack.app is not None and app.stack.app.history is not None
+    history = app.stack.app.history
+    history.record_question("alice", "s1", 0, "what was that")
+    app.users.open("alice").memory.add(
+        "alice",
+        NewMemory(text="Parked on level 3.", time=datetime.now(UTC), kind=MemoryKind.EXPLICIT),
+    )
+    # Everything counts as old under a retention of zero seconds.
+    turns, memories = await app.stack.app.enforce_retention("alice", 0.0)
+    assert (turns, memories) == (1, 1)
+    assert history.turns("alice") == [] and app.users.open("alice").memory.count("alice") == 0

@@ -14,7 +14,7 @@ const state = {
   sessionToken: "",
   user: "",
   settings: Object.assign(
-    { privacy: "standard", mode: "fast", faceBlur: true, retention: "0", listen: "hands-free" },
+    { privacy: "standard", mode: "fast", retention: "0", listen: "hands-free" },
     JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}"),
   ),
   stream: null,
@@ -285,7 +285,6 @@ function sendAck(seq) {
 function sendSettings() {
   send("control", { action: "mode", value: state.settings.mode });
   send("control", { action: "privacy", value: state.settings.privacy });
-  send("control", { action: "face_blur", value: state.settings.faceBlur ? "on" : "off" });
   send("control", { action: "retention", value: String(state.settings.retention) });
   if (state.paused) send("control", { action: "pause", value: "" });
 }
@@ -316,7 +315,11 @@ function handle(message) {
       break;
     }
     case "answer_delta": {
-      if (message.turn_id !== state.answerTurn) { state.answerTurn = message.turn_id; state.answers.set(message.turn_id, ""); }
+      if (message.turn_id !== state.answerTurn) {
+        // A new answer is streaming: the done mark belonged to the previous one.
+        state.answerTurn = message.turn_id; state.answers.set(message.turn_id, "");
+        delete $('[data-testid="answer"]').dataset.done;
+      }
       const text = (state.answers.get(message.turn_id) || "") + message.text;
       state.answers.set(message.turn_id, text);
       $('[data-testid="answer"]').textContent = text;
@@ -386,7 +389,11 @@ function setupLive() {
     radio.addEventListener("change", () => { state.settings.listen = radio.value; saveSettings(); applyCaptureSettings(); });
   }
   const talk = $("#talk");
-  const hold = (held) => { talk.classList.toggle("held", held); applyCaptureSettings(); };
+  const hold = (held) => {
+    talk.classList.toggle("held", held);
+    talk.textContent = held ? "Listening… release to finish" : "Hold to talk";
+    applyCaptureSettings();
+  };
   talk.addEventListener("pointerdown", (e) => { talk.setPointerCapture(e.pointerId); hold(true); });
   talk.addEventListener("pointerup", () => hold(false));
   talk.addEventListener("pointercancel", () => hold(false));
@@ -419,12 +426,8 @@ function setupPrivacy() {
       send("control", { action: "privacy", value: radio.value });
     });
   }
-  const blur = $("#face-blur");
-  blur.checked = state.settings.faceBlur;
-  blur.addEventListener("change", () => {
-    state.settings.faceBlur = blur.checked; saveSettings();
-    send("control", { action: "face_blur", value: blur.checked ? "on" : "off" });
-  });
+  // Face blur is not a setting (see gateway/app_session.py): the box only shows it is on.
+  delete state.settings.faceBlur;
   const retention = $("#retention");
   retention.value = String(state.settings.retention);
   retention.addEventListener("change", () => {
