@@ -40,7 +40,7 @@ from websockets.exceptions import ConnectionClosed
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
-from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from edge.webrtc import CONTEXT_CHANNEL, offers_data_channel, rtc_configuration
 from gateway.delivery import Inbox, Outbox
 from gateway.history import History
 from gateway.session_lifecycle import CloudBoundSession
@@ -185,7 +185,7 @@ class AppSession(CloudBoundSession):
         The new connection is negotiated before it replaces the old one, so an
         unusable offer (ValueError) leaves a live connection as it was.
         """
-        if not _offers_data_channel(offer_sdp):
+        if not offers_data_channel(offer_sdp):
             raise ValueError("the offer has no data channel; the app speaks over one")
         pc = RTCPeerConnection(rtc_configuration())
         early_tracks: list[MediaStreamTrack] = []
@@ -438,7 +438,3 @@ _LOCAL_ONLY = (
     "local-only mode: nothing leaves this device, and the browser app has no on-device "
     "model to answer with; switch privacy to standard or no-camera to ask"
 )
-
-
-def _offers_data_channel(sdp: str) -> bool:
-    return any(line.startswith("m=application ") for line in sdp.splitlines())

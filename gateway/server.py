@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
+from edge.webrtc import offers_data_channel
 from gateway.config import GatewayConfig
 from gateway.request_keys import AUTHENTICATED_USER
 from gateway.session import GatewaySession
@@ -56,6 +57,8 @@ class Gateway:
             and isinstance(body.get("sdp"), str)
         ):
             return _problem(400, 'expected {"sdp": <string>, "type": "offer"}')
+        if not offers_data_channel(body["sdp"]):
+            return _problem(400, "unusable SDP offer: no data channel; the edge speaks over one")
         if len(self.sessions) >= self.config.max_sessions:
             return _problem(503, "gateway is full; try again shortly")
         session_id = secrets.token_urlsafe(12)

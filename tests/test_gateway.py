@@ -63,7 +63,12 @@ async def test_session_is_cleaned_up_when_the_peer_leaves(stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [(b"not json", 400), (b'{"type": "answer", "sdp": "x"}', 400), (b"x" * 200_000, 413)],
+    [
+        (b"not json", 400),
+        (b'{"type": "answer", "sdp": "x"}', 400),
+        (b'{"type": "offer", "sdp": "not sdp"}', 400),
+        (b"x" * 200_000, 413),
+    ],
 )
 async def test_bad_offers_are_refused_with_a_reason(stack: Stack, body: bytes, status: int) -> None:
     async with aiohttp.ClientSession() as http:
