@@ -3,11 +3,15 @@
 `WhisperTranscriber` runs the bundled Whisper base (CTranslate2, int8) through
 faster-whisper: about half a second for a 5 s question on 2 cores. The edge
 has already cut the utterance at the end of speech, so no VAD runs here.
+Any other faster-whisper (CTranslate2) model folder can replace it by path;
+only the bundled model's files are checked against a known sha256, since a
+folder the operator chose has no hash the code could know.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +47,7 @@ class WhisperTranscriber:
         language: str | None = "en",
         beam_size: int = 1,
         cpu_threads: int | None = None,
+        model_dir: Path | None = None,
     ) -> None:
         # Greedy decoding (beam 1): on the shared recordings it makes no word error
         # where beam 5 makes one ("ill-sposed"), and it is about 15% faster.
@@ -51,7 +56,7 @@ class WhisperTranscriber:
         self.language = language
         self.beam_size = beam_size
         threads = cpu_threads or len(os.sched_getaffinity(0))
-        directory = whisper_model_dir()
+        directory = whisper_model_dir() if model_dir is None else check_model_dir(model_dir)
         try:
             self._model = WhisperModel(
                 str(directory),
@@ -61,6 +66,8 @@ class WhisperTranscriber:
                 local_files_only=True,
             )
         except Exception as exc:
+            if model_dir is not None:
+                raise ModelError(f"could not load the Whisper model in {directory}: {exc}") from exc
             raise ModelError(
                 f"could not load Whisper from the model cache: {exc}; delete {directory} and retry"
             ) from exc
@@ -85,6 +92,15 @@ class WhisperTranscriber:
                 segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < NO_SPEECH_LOGPROB
             )
         )
+
+
+def check_model_dir(path: Path) -> Path:
+    """A faster-whisper model folder must exist and hold CTranslate2's model.bin."""
+    if not path.is_dir():
+        raise ModelError(f"{path}: no such faster-whisper model folder")
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"{path}: not a faster-whisper model folder (no model.bin in it)")
+    return path
 
 
 def resample(

@@ -47,6 +47,15 @@ class CloudConfig:
     openai_reasoning_model: str = ""
     # The API key is read from this environment variable, never from a file.
     openai_api_key_env: str = "OPENAI_API_KEY"
+    # Send the turn's keyframe to the served model as an image, per mode (a vision model).
+    openai_images_fast: bool = False
+    openai_images_reasoning: bool = False
+    # Speech recognition: a faster-whisper model folder (None: the bundled Whisper base), or
+    # an OpenAI-compatible /audio/transcriptions server at asr_base_url (empty: local).
+    asr_model: Path | None = None
+    asr_base_url: str = ""
+    asr_api_model: str = "whisper-1"
+    asr_api_key_env: str = "OPENAI_API_KEY"
     # How often due reminders are looked for.
     reminder_poll_s: float = 1.0
     # Serve the cloud's own model as OpenAI-compatible /v1/chat/completions on this port
@@ -57,8 +66,9 @@ class CloudConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CloudConfig:
         """Defaults overridden by COMPANION_REASONER, COMPANION_OPENAI_BASE_URL,
-        COMPANION_OPENAI_MODEL, COMPANION_OPENAI_REASONING_MODEL and COMPANION_OPENAI_SERVE_KEY
-        (data: COMPANION_DATA)."""
+        COMPANION_OPENAI_MODEL, COMPANION_OPENAI_REASONING_MODEL, COMPANION_OPENAI_SERVE_KEY,
+        COMPANION_OPENAI_IMAGES, COMPANION_ASR_MODEL, COMPANION_ASR_BASE_URL and
+        COMPANION_ASR_API_MODEL (data: COMPANION_DATA)."""
         env = os.environ if environ is None else environ
         default = cls()
         return dataclasses.replace(
@@ -69,4 +79,13 @@ class CloudConfig:
             openai_reasoning_model=env.get("COMPANION_OPENAI_REASONING_MODEL")
             or default.openai_reasoning_model,
             openai_serve_key=env.get("COMPANION_OPENAI_SERVE_KEY") or default.openai_serve_key,
+            # COMPANION_OPENAI_IMAGES: the modes whose served model is shown the keyframe.
+            openai_images_fast="fast" in env.get("COMPANION_OPENAI_IMAGES", "").split(","),
+            openai_images_reasoning="reasoning"
+            in env.get("COMPANION_OPENAI_IMAGES", "").split(","),
+            asr_model=Path(env["COMPANION_ASR_MODEL"])
+            if env.get("COMPANION_ASR_MODEL")
+            else default.asr_model,
+            asr_base_url=env.get("COMPANION_ASR_BASE_URL") or default.asr_base_url,
+            asr_api_model=env.get("COMPANION_ASR_API_MODEL") or default.asr_api_model,
         )

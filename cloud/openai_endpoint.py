@@ -8,8 +8,19 @@ turn instead of fighting it for the CPU.
 
 Off unless `CloudConfig.openai_port` is set; it listens on the cloud's host
 (loopback by default) and, when `openai_serve_key` is set, wants that key as a
-bearer token. Errors come back in OpenAI's shape so clients raise their usual
-exceptions (BadRequestError, AuthenticationError, …).
+bearer token. With a token check (`companion serve` wires the gateway's
+accounts), a user's device or session token is accepted too and names the
+user: the request is then answered with that user's memories (cloud/memory_chat.py).
+A missing, forged, expired or revoked token gets a bare 401: why it was
+refused goes to the log, never to the client. Errors come back in OpenAI's
+shape so clients raise their usual exceptions (BadRequestError,
+AuthenticationError, …).
+
+Image content parts (`image_url`, e.g. a keyframe as a data URL) are accepted
+so clients that always attach one work, but the bundled model reads text only:
+it answers from the text parts and ignores the image.
+
+With a Transcriber it also serves `/v1/audio/transcriptions` (cloud/transcription_route.py).
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.asr import Transcriber
 from cloud.reasoner import ChatMessage, Reasoner, Role
 
 log = logging.getLogger(__name__)
@@ -46,6 +58,11 @@ _ROLES: dict[str, Role] = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The user a token speaks for, or None when it is refused (forged, expired, revoked, unknown).
+TokenCheck = Callable[[str], str | None]
+# Rewrites an authenticated user's chat before the model sees it (adds their memories).
+Personaliser = Callable[[str, Sequence[ChatMessage]], Awaitable[list[ChatMessage]]]
+_USER_KEY = web.RequestKey("companion_user", str)
 
 
 class RequestError(Exception):
@@ -86,8 +103,14 @@ class OpenAiEndpoint:
         timeout_s: float = 60.0,
         max_tokens_cap: int = MAX_TOKENS_CAP,
         max_body_bytes: int = MAX_BODY_BYTES,
+        check_token: TokenCheck | None = None,
+        personalise: Personaliser | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self._reasoner = reasoner
+        self._check_token = check_token
+        self._personalise = personalise
+        self._transcriber = transcriber
         # Without a shared lock, one of our own still keeps requests from overlapping.
         self._lock = lock or asyncio.Lock()
         self._api_key = api_key or None
@@ -102,12 +125,21 @@ class OpenAiEndpoint:
         )
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        if self._transcriber is not None:
+            from cloud.transcription_route import TranscriptionRoute
+
+            route = TranscriptionRoute(self._transcriber, self._lock, timeout_s=self._timeout_s)
+            app.router.add_post("/v1/audio/transcriptions", route.handle)
         return app
 
     @asynccontextmanager
     async def running(self, host: str, port: int) -> AsyncIterator[int]:
         """Serve until the context exits; yields the bound port (port 0 picks a free one)."""
-        if self._api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        if (
+            self._api_key is None
+            and self._check_token is None
+            and host not in ("127.0.0.1", "localhost", "::1")
+        ):
             log.warning(
                 "the OpenAI-compatible endpoint on %s has no API key: anyone can use it", host
             )
@@ -136,15 +168,19 @@ class OpenAiEndpoint:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._api_key is not None:
-            given = request.headers.get("Authorization", "")
-            token = given[7:] if given.startswith("Bearer ") else ""
-            if not hmac.compare_digest(token.encode(), self._api_key.encode()):
-                raise RequestError(
-                    "incorrect or missing API key (send it as a bearer token)",
-                    status=401,
-                    code="invalid_api_key",
-                )
+        if self._api_key is None and self._check_token is None:
+            return await handler(request)
+        given = request.headers.get("Authorization", "")
+        token = given[7:].strip() if given.startswith("Bearer ") else ""
+        if self._api_key is not None and hmac.compare_digest(
+            token.encode(), self._api_key.encode()
+        ):
+            return await handler(request)
+        user = self._check_token(token) if self._check_token is not None and token else None
+        if user is None:
+            # The same answer whatever was wrong: a prober learns nothing from it.
+            raise RequestError("invalid or missing token", status=401, code="invalid_api_key")
+        request[_USER_KEY] = user
         return await handler(request)
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -163,6 +199,9 @@ class OpenAiEndpoint:
         messages = parse_messages(body.get("messages"))
         max_tokens = self._max_tokens(body)
         _check_unsupported(body)
+        user = request.get(_USER_KEY)
+        if user is not None and self._personalise is not None:
+            messages = await self._personalise(user, messages)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise RequestError("stream must be true or false", param="stream")
@@ -292,10 +331,13 @@ def _content(content: object, where: str) -> str:
         texts: list[str] = []
         for j, part in enumerate(content):
             place = f"{where}.content[{j}]"
-            if not isinstance(part, dict) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+            if isinstance(part, dict) and kind == "image_url":
+                _check_image_part(part, place)
+                continue  # the bundled model reads text only; the image is not an error
+            if not isinstance(part, dict) or kind != "text":
                 raise RequestError(
-                    f"{place}: only text parts are supported by this model, got {kind!r}",
+                    f"{place}: only text and image_url parts are supported, got {kind!r}",
                     param=place,
                 )
             text = part.get("text")
@@ -306,6 +348,13 @@ def _content(content: object, where: str) -> str:
     raise RequestError(
         f"{where}.content must be a string or an array of text parts", param=f"{where}.content"
     )
+
+
+def _check_image_part(part: dict[str, Any], place: str) -> None:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else None
+    if not isinstance(url, str) or not url:
+        raise RequestError(f"{place}.image_url.url must be a string", param=f"{place}.image_url")
 
 
 def _check_unsupported(body: dict[str, Any]) -> None:

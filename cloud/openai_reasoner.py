@@ -5,6 +5,11 @@ holds a chunk whose `choices[0].delta` carries more text, or pieces of tool
 calls (name first, JSON arguments in fragments, keyed by `index`) that are
 joined and handed over whole when the stream ends. `data: [DONE]` ends it.
 
+With `images` on (configured per mode: a vision model may serve one mode
+and not the other), a message's keyframes go along as OpenAI image content
+parts, `data:image/jpeg;base64,…` URLs after the text; with it off they are
+left out, since a text-only server refuses image parts.
+
 The API key comes from the environment (never a file); an HTTP error, a
 broken stream or a malformed chunk is a ModelError, which the conversation
 turns into a short apology.
@@ -12,6 +17,7 @@ turns into a short apology.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -66,6 +72,7 @@ class OpenAiReasoner:
         api_key: str | None = None,
         timeout_s: float = 60.0,
         temperature: float = 0.2,
+        images: bool = False,
     ) -> None:
         if not model:
             raise ModelError(
@@ -76,14 +83,19 @@ class OpenAiReasoner:
         self._api_key = api_key
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_read=timeout_s)
         self._temperature = temperature
+        self.images = images
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_env(
-        cls, *, base_url: str, model: str, key_env: str, timeout_s: float
+        cls, *, base_url: str, model: str, key_env: str, timeout_s: float, images: bool = False
     ) -> OpenAiReasoner:
         return cls(
-            base_url=base_url, model=model, api_key=os.environ.get(key_env), timeout_s=timeout_s
+            base_url=base_url,
+            model=model,
+            api_key=os.environ.get(key_env),
+            timeout_s=timeout_s,
+            images=images,
         )
 
     async def aclose(self) -> None:
@@ -110,7 +122,7 @@ class OpenAiReasoner:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [self._message(m) for m in messages],
             "max_tokens": max_new_tokens,
             "temperature": self._temperature,
             "stream": True,
@@ -140,6 +152,15 @@ class OpenAiReasoner:
             raise ModelError(f"the reasoner at {url} failed: {exc}") from exc
         for index in sorted(calls):
             yield _finish_call(calls[index])
+
+    def _message(self, message: ChatMessage) -> dict[str, Any]:
+        if not (self.images and message.images):
+            return {"role": message.role, "content": message.content}
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+        for jpeg in message.images:
+            url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        return {"role": message.role, "content": parts}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -53,6 +53,8 @@ _MIN_SHARED_TOKENS = 32
 class ChatMessage:
     role: Role
     content: str
+    # JPEG keyframes shown with this message; only a backend configured for images sends them.
+    images: tuple[bytes, ...] = ()
 
 
 class Reasoner(Protocol):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,9 +28,17 @@ log = logging.getLogger(__name__)
 class CloudServer:
     """Accepts gateway connections and runs a Conversation for each."""
 
-    def __init__(self, models: Models, config: CloudConfig | None = None) -> None:
+    def __init__(
+        self,
+        models: Models,
+        config: CloudConfig | None = None,
+        *,
+        check_token: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.models = models
         self.config = config or CloudConfig()
+        # Token → user for the OpenAI-compatible endpoint (the gateway's accounts), if any.
+        self.check_token = check_token
         self.sessions: dict[str, Conversation] = {}
         # Where the OpenAI-compatible endpoint listens while running, when configured.
         self.openai_url: str | None = None
@@ -124,14 +132,19 @@ class CloudServer:
     @asynccontextmanager
     async def _openai_endpoint(self) -> AsyncIterator[None]:
         """The same model for OpenAI-compatible clients, sharing the turns' lock."""
+        from cloud.memory_chat import MemoryPersonaliser
         from cloud.openai_endpoint import OpenAiEndpoint
 
         assert self.config.openai_port is not None
+        users = self.models.users
         endpoint = OpenAiEndpoint(
             self.models.reasoner,
             lock=self.models.lock,
             api_key=self.config.openai_serve_key,
             timeout_s=self.config.answer_timeout_s,
+            check_token=self.check_token,
+            personalise=MemoryPersonaliser(users, self.config) if users is not None else None,
+            transcriber=self.models.transcriber,
         )
         async with endpoint.running(self.config.host, self.config.openai_port) as port:
             self.openai_url = f"http://{self.config.host}:{port}/v1"

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from companion import cli_app, cli_bridge, cli_edge, cli_edge_live, cli_eval, cli_memory
 from companion.cli_support import (
@@ -26,6 +27,9 @@ from companion.cli_support import (
     probe_media,
     progress_printer,
 )
+
+if TYPE_CHECKING:
+    from cloud.config import CloudConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "simulators" / "demo"
 EXIT_NO_SPEECH = 3
@@ -81,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="answer a spoken question about a page, offline, end to end")
     demo.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_asr_model(demo)
     demo.set_defaults(run=_demo)
 
     rp = sub.add_parser("replay", help="replay a video/image and an audio file through the stack")
@@ -95,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
     )
     rp.add_argument("--user", default="me")
+    _add_asr_model(rp)
     cli_edge_live.add_turn_taking_arguments(rp)
     rp.add_argument("--json", action="store_true", help="print JSON lines")
     rp.add_argument(
@@ -114,9 +120,11 @@ def _parser() -> argparse.ArgumentParser:
         "--openai-port",
         type=int,
         default=None,
-        help="also serve the model as OpenAI-compatible /v1/chat/completions on this port "
-        "(key: COMPANION_OPENAI_SERVE_KEY, none by default)",
+        help="also serve the model as OpenAI-compatible /v1/chat/completions (answered from "
+        "the token's user's memories) and /v1/audio/transcriptions on this port; bearer: a "
+        "token from `companion token`, or COMPANION_OPENAI_SERVE_KEY",
     )
+    _add_asr_model(serve)
     serve.set_defaults(run=_serve)
 
     bench = sub.add_parser("bench", help="print benchmark figures")
@@ -130,11 +138,44 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--video", type=Path, default=DEMO_DIR / "page.png")
     e2e.add_argument("--audio", type=Path, default=DEMO_DIR / "question-page.wav")
     e2e.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="fast")
+    e2e.add_argument(
+        "--compare-modes",
+        action="store_true",
+        help="answer the same question in fast and in reasoning mode, runs times each, "
+        "and print first-token latency per mode",
+    )
     e2e.add_argument("--json", action="store_true")
     e2e.set_defaults(run=_bench_e2e)
     for register in AREA_COMMANDS:
         register(sub, bench_sub)
     return parser
+
+
+def _add_asr_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--asr-model",
+        type=Path,
+        metavar="DIR",
+        help="a faster-whisper model folder to use instead of the bundled Whisper base",
+    )
+
+
+def _cloud_config(args: argparse.Namespace) -> CloudConfig:
+    """The environment's cloud settings, with the command line's ASR model on top."""
+    import dataclasses
+
+    from cloud.asr import check_model_dir
+    from cloud.config import CloudConfig
+    from cloud.errors import ModelError
+
+    config = CloudConfig.from_env()
+    if args.asr_model is not None:
+        try:
+            check_model_dir(args.asr_model)
+        except ModelError as exc:
+            raise UsageError(f"--asr-model {exc}") from None
+        config = dataclasses.replace(config, asr_model=args.asr_model)
+    return config
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -168,7 +209,7 @@ async def _replay(args: argparse.Namespace) -> int:
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
-        models = await asyncio.to_thread(load_cloud_models, None, progress)
+        models = await asyncio.to_thread(load_cloud_models, _cloud_config(args), progress)
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
     dump = UploadDump.into(args.dump_uploads, printer) if args.dump_uploads else None
@@ -201,12 +242,11 @@ async def _replay(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from cloud.config import CloudConfig
     from companion.stack import load_cloud_models, local_stack, warm_up
 
     if args.openai_port is not None and not 0 <= args.openai_port <= 65535:
         raise UsageError(f"--openai-port {args.openai_port}: not a port number")
-    config = dataclasses.replace(CloudConfig.from_env(), openai_port=args.openai_port)
+    config = dataclasses.replace(_cloud_config(args), openai_port=args.openai_port)
     progress = progress_printer()
     models = await asyncio.to_thread(load_cloud_models, config, progress)
     await warm_up(models, progress)
@@ -250,9 +290,17 @@ async def _bench_asr(args: argparse.Namespace) -> int:
 
 
 async def _bench_e2e(args: argparse.Namespace) -> int:
-    from simulators.bench_e2e import bench_e2e
+    from simulators.bench_e2e import bench_e2e, compare_modes
 
     check_files(args.video, args.audio)
+    if args.runs < 1:
+        raise UsageError(f"--runs {args.runs}: give at least 1")
+    if args.compare_modes:
+        compared = await compare_modes(
+            video=args.video, audio=args.audio, runs=args.runs, progress=progress_printer()
+        )
+        print_result(compared, args.json)
+        return 0
     result = await bench_e2e(
         video=args.video,
         audio=args.audio,

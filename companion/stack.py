@@ -7,14 +7,14 @@ tests all use this: real websockets and real WebRTC, just on one machine.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from cloud.asr import WhisperTranscriber
-from cloud.backends import make_reasoner, make_reasoning_reasoner
+from cloud.backends import make_reasoner, make_reasoning_reasoner, make_transcriber
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory.embedder import MiniLmEmbedder
@@ -22,12 +22,14 @@ from cloud.prompt import build_messages
 from cloud.server import CloudServer
 from cloud.user_data import UserDirectory
 from edge.models import EdgeModels
-from gateway.accounts import Accounts
+from gateway.accounts import Accounts, AuthError
 from gateway.app_api import AppApi
 from gateway.config import GatewayConfig
 from gateway.history import History
 from gateway.memory_access import MemoryAccess
 from gateway.server import Gateway
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,7 @@ def load_cloud_models(
 ) -> Models:
     """Load speech recognition and the reasoner once for this process."""
     config = config or CloudConfig.from_env()
-    progress("loading speech recognition (Whisper base, int8)…")
-    transcriber = WhisperTranscriber(language=config.language)
+    transcriber = make_transcriber(config, progress)
     reasoner = make_reasoner(config, progress)
     progress("loading the memory embedder (all-MiniLM-L6-v2)…")
     users = UserDirectory(config.data_dir, MiniLmEmbedder())
@@ -55,6 +56,19 @@ def load_cloud_models(
         users=users,
         reasoning_reasoner=make_reasoning_reasoner(config),
     )
+
+
+def token_user(accounts: Accounts) -> Callable[[str], str | None]:
+    """The gateway's device and session tokens as the cloud API's credentials."""
+
+    def user_of(token: str) -> str | None:
+        try:
+            return accounts.verify(token).user
+        except AuthError as exc:
+            log.info("refused an API token: %s", exc)
+            return None
+
+    return user_of
 
 
 async def warm_up(models: Models, progress: Callable[[str], None] = lambda _: None) -> None:
@@ -95,6 +109,7 @@ async def local_stack(
     cloud = CloudServer(
         models,
         CloudConfig(**{**base.__dict__, "host": host, "port": cloud_port}),
+        check_token=token_user(accounts) if accounts is not None else None,
     )
     async with cloud.running() as server:
         bound_cloud = next(iter(server.sockets)).getsockname()[1]

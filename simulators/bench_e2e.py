@@ -95,3 +95,81 @@ async def bench_e2e(
         **summarise_turns(turns),
         "example_answer": answers[0] if answers else None,
     }
+
+
+def first_token_ms(turns: list[TurnRecord]) -> dict[str, dict[str, float | None]]:
+    """From end of speech, and from the finished prompt, to the answer's first token."""
+    spans: dict[str, list[float]] = {"end_of_speech": [], "prompt_ready": []}
+    for turn in turns:
+        stages = turn.stages()
+        first = stage_at(stages, "first_token")
+        for start_name, values in spans.items():
+            start = stage_at(stages, start_name)
+            if first is not None and start is not None:
+                values.append((first - start) * 1000.0)
+    return {
+        f"from_{name}": {
+            "p50": round(percentile(v, 50), 1) if v else None,
+            "p95": round(percentile(v, 95), 1) if v else None,
+        }
+        for name, v in spans.items()
+    }
+
+
+async def compare_modes(
+    *,
+    video: Path,
+    audio: Path,
+    runs: int,
+    speed: str = "realtime",
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """The same spoken question answered `runs` times in each mode, the modes taken in turn
+    so both see the same load; memories go to a fresh folder, deleted afterwards."""
+    import dataclasses
+    import tempfile
+
+    from cloud.config import CloudConfig
+    from companion.replay import run_replay
+
+    with tempfile.TemporaryDirectory(prefix="companion-bench-") as folder:
+        config = dataclasses.replace(CloudConfig.from_env(), data_dir=Path(folder))
+        models = await asyncio.to_thread(load_cloud_models, config, progress)
+        try:
+            await warm_up(models, progress)
+            edge_models = EdgeModels()
+            turns: dict[str, list[TurnRecord]] = {"fast": [], "reasoning": []}
+            answers: dict[str, str | None] = {"fast": None, "reasoning": None}
+            async with local_stack(models, cloud_config=config) as stack:
+                for run in range(runs):
+                    for mode in turns:
+                        progress(f"run {run + 1}/{runs}, {mode}")
+                        summary = await run_replay(
+                            edge_models=edge_models,
+                            video=video,
+                            audio=audio,
+                            speed=speed,
+                            gateway_url=stack.gateway_url,
+                            edge_config=EdgeConfig(mode=mode, device="bench", user="bench"),
+                        )
+                        done = [t for t in summary.turns if t.done is not None]
+                        turns[mode] += done
+                        answers[mode] = answers[mode] or (done[0].answer if done else None)
+        finally:
+            if models.users is not None:
+                models.users.close()
+    return {
+        "runs": runs,
+        "speed": speed,
+        "video": str(video),
+        "audio": str(audio),
+        "modes": {
+            mode: {
+                "answers": len(records),
+                "first_token_ms": first_token_ms(records),
+                "answer_ms": summarise_turns(records)["answer_ms"],
+                "example_answer": answers[mode],
+            }
+            for mode, records in turns.items()
+        },
+    }

@@ -115,7 +115,7 @@ async def test_models_lists_the_served_model(base_url: str) -> None:
             [
                 {
                     "role": "user",
-                    "content": [{"type": "image_url", "image_url": {"url": "data:,"}}],
+                    "content": [{"type": "input_audio", "input_audio": {"data": ""}}],
                 }
             ],
             "messages[0].content[0]",
@@ -133,6 +133,21 @@ async def test_a_bad_request_is_a_400_the_client_raises(
     assert raised.value.param == param
     assert raised.value.type == "invalid_request_error"
     assert reasoner.prompts == []  # nothing reached the model
+
+
+async def test_an_image_part_is_accepted_and_the_text_parts_answered(
+    base_url: str, reasoner: CountingReasoner
+) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/2w=="}}
+    async with _client(base_url) as client:
+        completion = await client.chat.completions.create(
+            model=MODEL_NAME,
+            messages=[
+                {"role": "user", "content": [image, {"type": "text", "text": "what is this"}]}
+            ],
+        )
+    assert completion.choices[0].message.content == "You asked: what is this"
+    assert reasoner.prompts[-1] == [ChatMessage(role="user", content="what is this")]
 
 
 async def test_bad_limits_and_unsupported_options_are_refused(base_url: str) -> None:
