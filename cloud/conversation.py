@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from cloud.modes import choose_mode
 from cloud.openai_reasoner import ToolCallingReasoner
 from cloud.reasoner import ChatMessage, Reasoner
 from cloud.recall import acknowledge_facts, recall, turn_memories
+from cloud.speech_decoding import speech_samples
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
 from cloud.user_data import UserData, UserDirectory
@@ -96,7 +98,11 @@ class Turn:
         return bool(source and source.visual)
 
     def audio(self) -> np.ndarray:
-        return np.frombuffer(b"".join(self.parts[i] for i in sorted(self.parts)), dtype=np.int16)
+        """The whole utterance as PCM; AudioDecodeError (a failed turn) if it cannot be read."""
+        joined = b"".join(self.parts[i] for i in sorted(self.parts))
+        if self.segment is None:
+            return np.frombuffer(joined, dtype=np.int16)
+        return speech_samples(self.segment.codec, joined, self.segment.sample_rate)
 
 
 class Conversation:
@@ -145,6 +151,9 @@ class Conversation:
             turn.query = message
             turn.stages.append(Stage(name="segment_received", at=now))
             self._ready.put_nowait(turn)
+        elif isinstance(message, Observation) and message.turn_id == 0:
+            # A live scene note: no question comes with it; it is queued to be remembered.
+            self._ready.put_nowait(Turn(0, observation=message))
         elif isinstance(message, Observation):
             turn = self._turn(message.turn_id)
             turn.observation = message
@@ -180,6 +189,12 @@ class Conversation:
         return self._turns[turn_id]
 
     async def _answer(self, turn: Turn) -> None:
+        if turn.segment is None and turn.query is None:
+            # A scene note: what the glasses saw becomes an observation memory
+            # ("where did I leave my keys?" finds it); nothing is said.
+            if (data := await self._user_data()) is not None:
+                await self._remember(data, turn, "", "", self._wall_clock())
+            return
         inference = 0.0
         if turn.query is not None:
             question, mode = turn.query.text, turn.query.mode
@@ -187,10 +202,16 @@ class Conversation:
             assert turn.segment is not None
             mode = turn.segment.mode
             started = self._clock()
-            async with self._models.lock:
-                question = await asyncio.to_thread(
-                    self._models.transcriber.transcribe, turn.audio(), turn.segment.sample_rate
-                )
+            audio = turn.audio()
+            try:
+                async with self._models.lock, asyncio.timeout(self._config.answer_timeout_s):
+                    question = await asyncio.to_thread(
+                        self._models.transcriber.transcribe, audio, turn.segment.sample_rate
+                    )
+            except Exception as exc:  # a failed or slow ASR backend: apologise, keep the session
+                log.warning("speech recognition failed on turn %s: %s", turn.turn_id, exc)
+                await self._say(turn, APOLOGY)
+                return
             inference += self._clock() - started
             turn.stages.append(Stage(name="transcript", at=self._clock()))
             await self._send(self._out.make(Transcript, turn_id=turn.turn_id, text=question))
@@ -384,6 +405,8 @@ class Conversation:
             else [],
             mode=mode,
         )
+        if turn.keyframe is not None:  # sent only by a backend configured to take images
+            messages[-1] = dataclasses.replace(messages[-1], images=(turn.keyframe.jpeg,))
         turn.stages.append(Stage(name="prompt_ready", at=self._clock()))
         max_tokens = (
             self._config.reasoning_max_tokens

@@ -33,3 +33,6 @@ class EdgeConfig:
     # at most this many bytes of them per minute.
     live_notes: bool = False
     live_bytes_per_minute: int = 4_000
+    # Speech upstream (edge/speech_encoding.py): "opus" at this bitrate, or raw "pcm".
+    speech_codec: str = "opus"
+    speech_bitrate: int = 32_000

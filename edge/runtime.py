@@ -22,13 +22,15 @@ import numpy as np
 from edge.activation import Decision, IgnoreSpeech, InterruptAnswer, SendSpeech
 from edge.config import EdgeConfig
 from edge.endpointing import SpeechEnded
+from edge.errors import MediaError
 from edge.listener import Listener
 from edge.local_answer import local_answer
 from edge.media import AudioChunk, ButtonPress, MediaItem, Source, VideoFrame
+from edge.media_checks import checked_audio, checked_frame
 from edge.selection import ByteBudget, Candidate, LiveNotes, select_keyframe
+from edge.speech_encoding import SpeechEncodingError, encode_opus
 from edge.turn_taking import turn_taking_for
 from edge.vision.analysis import KeyframeAnalyser, VisualContext
-from edge.vision.faces import FaceStageError, redact_faces
 from edge.vision.jpeg import encode_jpeg
 from edge.vision.quality import assess
 from edge.vision.scaling import fit_longest_side
@@ -47,6 +49,7 @@ from protocol import (
     SpeechSegment,
     encode,
 )
+from protocol.audio_packets import split_packets
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,10 @@ class EdgeStats:
     # Utterances kept on the device (no wake phrase / button) and answers barged in on.
     speech_ignored: int = 0
     interrupts_sent: int = 0
+    # Items a source delivered that no stage could use (edge/media_checks.py), and the last reason.
+    frames_rejected: int = 0
+    audio_rejected: int = 0
+    last_rejection: str = ""
 
 
 class EdgeRuntime:
@@ -119,7 +126,10 @@ class EdgeRuntime:
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
         async with asyncio.TaskGroup() as turns:
-            async for item in source:
+            async for delivered in source:
+                item = self._usable(delivered)
+                if item is None:
+                    continue  # refused and counted: the session goes on without it
                 speech = self._take(item)
                 if isinstance(item, VideoFrame) and self._scene_changed(item):
                     turns.create_task(self._send_scene_note(item))
@@ -222,6 +232,24 @@ class EdgeRuntime:
     def _camera_allowed(self) -> bool:
         return self._analyser is not None and self.config.privacy == "standard"
 
+    def _usable(self, item: MediaItem) -> MediaItem | None:
+        """The item in the layout every stage expects, or None (logged, counted) if it is
+        unusable: a corrupt frame must not end the session."""
+        try:
+            if isinstance(item, VideoFrame):
+                return replace(item, image=checked_frame(item.image))
+            if isinstance(item, AudioChunk):
+                return replace(item, samples=checked_audio(item.samples))
+        except MediaError as exc:
+            if isinstance(item, VideoFrame):
+                self.stats.frames_rejected += 1
+            else:
+                self.stats.audio_rejected += 1
+            self.stats.last_rejection = str(exc)
+            log.warning("dropped a %s from the source: %s", type(item).__name__, exc)
+            return None
+        return item
+
     def _take(self, item: MediaItem) -> list[SpeechEnded]:
         if isinstance(item, VideoFrame):
             self.stats.frames_seen += 1
@@ -282,10 +310,7 @@ class EdgeRuntime:
     async def _send_speech(self, ended: SpeechEnded) -> int:
         self._turn_id += 1
         self.stats.segments += 1
-        pcm = ended.samples.astype("<i2").tobytes()
-        parts = [
-            pcm[i : i + MAX_SEGMENT_PART_BYTES] for i in range(0, len(pcm), MAX_SEGMENT_PART_BYTES)
-        ] or [b""]
+        codec, parts = self._speech_parts(ended)
         visual = self._camera_allowed() and bool(self._frames)
         speech_end = self._heard_at(ended.speech_end)
         detected = self._heard_at(ended.detected_at)
@@ -295,6 +320,7 @@ class EdgeRuntime:
                     SpeechSegment,
                     turn_id=self._turn_id,
                     pcm=part,
+                    codec=codec,
                     part=index,
                     last=index == len(parts) - 1,
                     speech_start=self._heard_at(ended.speech_start),
@@ -305,6 +331,19 @@ class EdgeRuntime:
                 )
             )
         return self._turn_id
+
+    def _speech_parts(self, ended: SpeechEnded) -> tuple[str, list[bytes]]:
+        """The utterance as Opus (a tenth of the PCM bytes) or, if so configured or if the
+        encoder fails, raw PCM, cut into parts that each fit one message."""
+        if self.config.speech_codec == "opus":
+            try:
+                packets = encode_opus(ended.samples, bitrate=self.config.speech_bitrate)
+                return "opus", split_packets(packets, MAX_SEGMENT_PART_BYTES)
+            except SpeechEncodingError as exc:
+                log.warning("sending raw PCM: %s", exc)
+        pcm = ended.samples.astype("<i2").tobytes()
+        step = MAX_SEGMENT_PART_BYTES
+        return "pcm", [pcm[i : i + step] for i in range(0, len(pcm), step)] or [b""]
 
     def _keyframe_for(self, speech_end: float) -> ScoredFrame | None:
         frames = list(self._frames)
@@ -322,14 +361,12 @@ class EdgeRuntime:
         image = fit_longest_side(frame.image, self.config.max_jpeg_side)
 
         def prepare() -> tuple[VisualContext, bytes | None, int]:
-            context = analyser.analyse(image)
-            try:
-                redacted, hidden = redact_faces(image, analyser.faces)
-            except FaceStageError as exc:
+            prepared = analyser.prepare(image)
+            if prepared.redacted is None:
                 # Fail closed: the frame stays here; the Observation says why.
-                errors = (*context.errors, f"faces: {exc}; the frame was not sent")
-                return replace(context, errors=errors), None, 0
-            return context, encode_jpeg(redacted, max_bytes=self.config.max_jpeg_bytes), hidden
+                return prepared.context, None, 0
+            jpeg = encode_jpeg(prepared.redacted, max_bytes=self.config.max_jpeg_bytes)
+            return prepared.context, jpeg, prepared.faces_hidden
 
         context, jpeg, hidden = await asyncio.to_thread(prepare)
         for error in context.errors:

@@ -30,7 +30,7 @@ from protocol.messages import MESSAGE_TYPES, Message
 
 # Per-field byte ceilings; any other bytes field is bounded by the message size.
 _BYTES_LIMITS = {"jpeg": MAX_JPEG_BYTES, "pcm": MAX_SEGMENT_PART_BYTES}
-_ID_FIELDS = {"session_id", "user", "device", "kind", "code", "action", "mode", "privacy"}
+_ID_FIELDS = {"session_id", "user", "device", "kind", "code", "action", "mode", "privacy", "codec"}
 
 
 def encode(message: Message) -> bytes:

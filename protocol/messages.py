@@ -38,7 +38,11 @@ class Hello(Envelope):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SpeechSegment(Envelope):
-    """One utterance (or one part of a long one) as 16 kHz mono s16le PCM.
+    """One utterance (or one part of a long one) of 16 kHz mono speech.
+
+    `pcm` holds the audio in `codec`: "pcm" is raw s16le; "opus" is a run of
+    length-prefixed Opus packets (protocol.audio_packets), parts cut between
+    packets so their concatenation is one valid run.
 
     `speech_end` is when the last voiced audio was heard and `detected_at` when
     the endpointer declared end of speech, both on the edge's monotonic clock.
@@ -50,6 +54,7 @@ class SpeechSegment(Envelope):
     turn_id: int
     pcm: bytes
     sample_rate: int = 16_000
+    codec: str = "pcm"
     part: int = 0
     last: bool = True
     speech_start: float = 0.0

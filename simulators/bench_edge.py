@@ -32,7 +32,7 @@ from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
 from edge.vision.analysis import KeyframeAnalyser
-from edge.vision.faces import MediaPipeFaceDetector, redact_faces
+from edge.vision.faces import MediaPipeFaceDetector
 from edge.vision.hands import MediaPipeHandTracker
 from edge.vision.jpeg import encode_jpeg
 from edge.vision.quality import assess
@@ -143,9 +143,9 @@ def _frames(video: Path, limit: int) -> list[npt.NDArray[np.uint8]]:
 
 def _full_keyframe(analyser: KeyframeAnalyser, image: npt.NDArray[np.uint8]) -> bytes:
     """What a question costs on the edge: every stage, the face redaction, the JPEG."""
-    analyser.analyse(image)
-    redacted, _ = redact_faces(image, analyser.faces)
-    return encode_jpeg(redacted, max_bytes=150_000)
+    prepared = analyser.prepare(image)
+    assert prepared.redacted is not None, prepared.face_error
+    return encode_jpeg(prepared.redacted, max_bytes=150_000)
 
 
 def _ms_per_item(
@@ -190,4 +190,5 @@ async def _upstream(models: EdgeModels, video: Path, audio: Path, *, live: bool)
         "scene_notes": runtime.stats.scene_notes,
         "faces_hidden": runtime.stats.faces_hidden,
         "segments": runtime.stats.segments,
+        "speech_codec": config.speech_codec,
     }

