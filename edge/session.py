@@ -18,6 +18,7 @@ from edge.config import EdgeConfig
 from edge.link import Connect, Link
 from edge.listener import Listener
 from edge.media import Source
+from edge.resuming_link import ResumingLink
 from edge.runtime import EdgeRuntime, EdgeStats
 from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
@@ -108,7 +109,8 @@ class EdgeSession:
     ) -> SessionSummary:
         """Stream `source` (and/or typed `questions`) and wait for every turn's answer."""
         notify = on_event or (lambda kind, message, turn: None)
-        async with self._connect(self.config.gateway_url) as link:
+        # A dropped connection is reopened and the unanswered turns resent (no question lost).
+        async with ResumingLink(self.config.gateway_url, self._connect) as link:
             out = Sequencer(link.session_id)
 
             async def send(message: Message) -> None:

@@ -1,8 +1,7 @@
 """Derived media for the evaluation scenarios (run by scripts/make_scenarios.sh).
 
 Quiet and noisy versions of a spoken question, a clip with noise and no
-speech, a question asked while an answer would still be playing (barge-in),
-and a station sign never seen by the code, photographed in perspective.
+speech, and a station sign never seen by the code, photographed in perspective.
 """
 
 from __future__ import annotations
@@ -59,10 +58,8 @@ def make_audio(folder: Path) -> None:
     write_wav(folder / "question-look-noisy.wav", look + noise)
     # No speech: three seconds of the same room noise at a talking level.
     write_wav(folder / "room-noise.wav", babble(3 * RATE, rng) * 1500)
-    # Barge-in: a long question, then "stop" 4.5 s later: at real time the answer has begun
-    # streaming by then (transcript and first token take about 3.5 s here).
-    long_q, stop = read_wav(folder / "long-question.wav"), read_wav(folder / "stop.wav")
-    write_wav(folder / "barge-in.wav", np.concatenate([long_q, np.zeros(int(4.5 * RATE)), stop]))
+    # Barge-in needs no clip of its own: the evaluation speaks stop.wav once the answer to
+    # long-question.wav streams (simulators/barge_in.py); a fixed gap missed it under load.
 
 
 def make_sign_photo(path: Path, background: Path) -> None:

@@ -19,8 +19,10 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 PASS, FAIL, UNSET = "#2e9d57", "#d64541", "#e9ecef"
+_BYTES_FLOOR = 10
 
 
 def _png(figure: Figure) -> str:
@@ -73,8 +75,8 @@ def latency_per_stage(data: dict[str, Any]) -> str:
     p95 = [stages[n]["p95"] if n in stages else 0 for n in names]
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(names) + 1.4))
     y = range(len(names))
-    axes.barh([i + 0.2 for i in y], p95, height=0.4, color="#f0ad4e", label="p95")
     axes.barh([i - 0.2 for i in y], p50, height=0.4, color="#3b7dd8", label="p50")
+    axes.barh([i + 0.2 for i in y], p95, height=0.4, color="#f0ad4e", label="p95")
     for i, (a, b) in enumerate(zip(p50, p95, strict=True)):
         axes.text(b, i + 0.2, f" {b:.0f}", va="center", fontsize=8)
         axes.text(a, i - 0.2, f" {a:.0f}", va="center", fontsize=8)
@@ -89,13 +91,17 @@ def latency_per_stage(data: dict[str, Any]) -> str:
 def bytes_per_scenario(data: dict[str, Any]) -> str:
     results = data["results"]
     names = [r["name"] for r in results] or ["(none)"]
-    sent = [max(1, r["bytes_upstream"]) for r in results] or [1]
+    sent = [max(_BYTES_FLOOR + 1, r["bytes_upstream"]) for r in results] or [_BYTES_FLOOR + 1]
     colours = [PASS if r["passed"] else FAIL for r in results] or [UNSET]
     figure, axes = plt.subplots(figsize=(9, 0.32 * len(names) + 1.4))
-    axes.barh(names, sent, color=colours)
+    # Bars start at a fixed 10 bytes so their lengths compare across runs; a log axis
+    # left to itself starts at the smallest bar and makes near-equal bars look 10× apart.
+    axes.barh(names, [v - _BYTES_FLOOR for v in sent], left=_BYTES_FLOOR, color=colours)
     for i, value in enumerate(sent):
-        axes.text(value, i, f" {value / 1000:.1f} kB", va="center", fontsize=8)
+        axes.text(value, i, f" {_size(value)}", va="center", fontsize=8)
     axes.set_xscale("log")
+    axes.set_xlim(_BYTES_FLOOR, max(sent) * 20)
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _size(value)))
     axes.invert_yaxis()
     axes.set_xlabel("bytes sent upstream (edge → gateway), log scale")
     axes.set_title("Bytes upstream per scenario")
@@ -180,7 +186,16 @@ def render_report(data: dict[str, Any]) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} ms"
+    if value is None:
+        return "—"
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
+def _size(value: float) -> str:
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
 
 
 def _kb(value: float | None) -> str:

@@ -27,8 +27,9 @@ from edge.config import EdgeConfig
 from edge.media import ButtonPress, MediaItem
 from edge.models import EdgeModels
 from edge.session import EdgeSession, TurnRecord
-from protocol import Keyframe, Message
+from protocol import AnswerDelta, Keyframe, Message
 from protocol.latency import STAGE_ORDER, breakdown
+from simulators.barge_in import interrupt_when_answering
 from simulators.bench_e2e import percentile, summarise_turns
 from simulators.network_faults import faulty_connect
 from simulators.replay import Speed, replay
@@ -151,16 +152,23 @@ class Evaluator:
         data = await asyncio.to_thread(self._user_data, user)
         tools_before = await asyncio.to_thread(_ToolLists, data)
         source = None
+        answering = asyncio.Event()
         if step.video is not None or step.audio is not None:
             speed: Speed = "realtime" if scenario.speed == "realtime" else self.speed
             source = replay(step.video, step.audio, speed=speed, audio_format=step.audio_format)
             if step.button:
                 source = with_buttons(source, step.button)
+            if step.barge_in is not None:
+                source = interrupt_when_answering(
+                    source, step.barge_in, answering, wait_s=STEP_ANSWER_TIMEOUT_S
+                )
         uploaded: list[bytes] = []
 
         def on_event(kind: str, message: Message, turn: TurnRecord | None) -> None:
             if isinstance(message, Keyframe):
                 uploaded.append(message.jpeg)
+            elif isinstance(message, AnswerDelta):
+                answering.set()
 
         session = EdgeSession(
             self.edge_models.listener(config),

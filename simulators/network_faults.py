@@ -5,20 +5,21 @@ lost message: the sender retransmits and everything behind it waits. The
 model says so: each transmission is lost with probability `loss`, each loss
 costs a retransmission timeout, and a message never overtakes the one before
 it (head-of-line blocking). A drop is different: the connection goes away at
-`drop_at_s` (seconds after the link opened), whatever was in flight or sent
-during the outage is gone, and the link reconnects `reconnect_ms` later with a
-new gateway session (the Hello is sent again).
+`drop_at_s` (seconds after the first link opened), whatever was in flight is
+gone, and for `reconnect_ms` no new connection can be made. Reconnecting (a
+new gateway session, the Hello and the unanswered turns sent again) is the
+edge's own job, edge/resuming_link.py, so the simulator tests the product's
+recovery rather than doing it for it.
 
 `FaultModel` is pure and seeded (times in, arrival times out), so a scenario
-gives the same faults on every run; `FaultyLink` is the thin asyncio layer that
-applies it around a real `GatewayClient`.
+gives the same faults on every run; `FaultyNetwork` and its `FaultyLink`s are
+the thin asyncio layer that applies it around a real `GatewayClient`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from edge.client import GatewayClient
+from edge.client import GatewayClient, GatewayUnreachable
+from edge.errors import EdgeError
 from edge.link import Connect, Link
-from protocol import Hello, Message
+from protocol import Message
 
 Direction = Literal["up", "down"]
 
@@ -103,35 +105,59 @@ class FaultModel:
                 self._last_arrival[direction] = max(self._last_arrival[direction], outage[1])
 
 
-class FaultyLink:
-    """A `Link` that applies a `FaultModel` to a real link's traffic both ways."""
+class FaultyNetwork:
+    """The network of one scenario step: every link opened through it shares one
+    `FaultModel` and one timeline, so the drop happens once, a connection attempt
+    during the outage fails, and one after it succeeds."""
 
     def __init__(
         self,
-        gateway_url: str,
         faults: NetworkFaults,
         *,
         connect: Connect = GatewayClient,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = gateway_url
-        self._connect = connect
-        self._clock = clock
         self.model = FaultModel(faults)
-        self.closed = asyncio.Event()
-        self.reconnects = 0
+        self.connect_inner = connect
+        self.clock = clock
+        self.started_at: float | None = None
         self.lost_messages = 0
+        self.links: list[FaultyLink] = []
+
+    def now(self) -> float:
+        """Seconds since the first link opened."""
+        return 0.0 if self.started_at is None else self.clock() - self.started_at
+
+    def is_down(self) -> bool:
+        outage = self.model.outage()
+        return (
+            self.started_at is not None
+            and outage is not None
+            and outage[0] <= self.now() < outage[1]
+        )
+
+    def connect(self, gateway_url: str) -> FaultyLink:
+        """A `Connect`: a link to the gateway through this network."""
+        return FaultyLink(gateway_url, self)
+
+
+class FaultyLink:
+    """A `Link` that applies its network's faults to a real link's traffic both ways.
+
+    At the drop the link closes, as a real connection would; reconnecting is the
+    edge's job (edge/resuming_link.py), through the same network.
+    """
+
+    def __init__(self, gateway_url: str, network: FaultyNetwork) -> None:
+        self._url = gateway_url
+        self.network = network
+        self.model = network.model
+        self.closed = asyncio.Event()
         self._inner: Link | None = None
-        self._retired_bytes = 0
-        self._retired_messages = 0
-        self._opened_at = 0.0
-        self._hello: Hello | None = None
-        self._connected = asyncio.Event()
         self._upstream: asyncio.Queue[tuple[float, Message]] = asyncio.Queue()
         self._downstream: asyncio.Queue[tuple[float, Message]] = asyncio.Queue()
         self._inbox: asyncio.Queue[Message | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._dropping = False
 
     @property
     def session_id(self) -> str:
@@ -139,23 +165,33 @@ class FaultyLink:
 
     @property
     def bytes_sent(self) -> int:
-        current = self._inner.bytes_sent if self._inner is not None else 0
-        return self._retired_bytes + current
+        return self._inner.bytes_sent if self._inner is not None else 0
 
     @property
     def messages_sent(self) -> int:
-        current = self._inner.messages_sent if self._inner is not None else 0
-        return self._retired_messages + current
+        return self._inner.messages_sent if self._inner is not None else 0
+
+    @property
+    def lost_messages(self) -> int:
+        return self.network.lost_messages
 
     async def __aenter__(self) -> Self:
-        self._inner = await self._connect(self._url).__aenter__()
-        self._opened_at = self._clock()
-        self._connected.set()
+        network = self.network
+        if network.is_down():
+            raise GatewayUnreachable("the network is down (a simulated drop); try again")
+        reconnecting = network.started_at is not None
+        self._inner = await network.connect_inner(self._url).__aenter__()
+        if network.started_at is None:
+            network.started_at = network.clock()
+        if reconnecting:
+            self.model.reconnected()
+        network.links.append(self)
         self._start(self._send_due())
         self._start(self._deliver_due())
         self._start(self._read(self._inner))
-        if self.model.faults.drop_at_s is not None:
-            self._start(self._drop_and_reconnect())
+        outage = self.model.outage()
+        if outage is not None and network.now() < outage[0]:
+            self._start(self._drop(outage[0]))
         return self
 
     async def __aexit__(
@@ -164,11 +200,17 @@ class FaultyLink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._shut()
+
+    async def _shut(self) -> None:
+        current = asyncio.current_task()
         for task in self._tasks:
-            task.cancel()
+            if task is not current:
+                task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task is not current:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._inner is not None:
             await self._inner.__aexit__(None, None, None)
         self._close()
@@ -176,16 +218,13 @@ class FaultyLink:
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(work))
 
-    def _now(self) -> float:
-        return self._clock() - self._opened_at
-
     async def send(self, message: Message) -> None:
-        if isinstance(message, Hello) and self._hello is None:
-            self._hello = message
-        sent_at = self._now()
+        if self.closed.is_set():
+            raise EdgeError("the data channel is not open")
+        sent_at = self.network.now()
         arrival = self.model.arrival("up", sent_at)
         if self.model.lost_in_drop(sent_at, arrival):
-            self.lost_messages += 1
+            self.network.lost_messages += 1
             return
         self._upstream.put_nowait((arrival, message))
 
@@ -197,7 +236,7 @@ class FaultyLink:
             yield message
 
     async def _wait_until(self, at: float) -> None:
-        wait = at - self._now()
+        wait = at - self.network.now()
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -205,23 +244,18 @@ class FaultyLink:
         while True:
             arrival, message = await self._upstream.get()
             await self._wait_until(arrival)
-            await self._connected.wait()
             assert self._inner is not None
-            if message.session_id != self._inner.session_id:
-                # After a reconnect the gateway knows the session by its new id.
-                message = dataclasses.replace(message, session_id=self._inner.session_id)
             await self._inner.send(message)
 
     async def _read(self, inner: Link) -> None:
         async for message in inner:
-            received_at = self._now()
+            received_at = self.network.now()
             arrival = self.model.arrival("down", received_at)
             if self.model.lost_in_drop(received_at, arrival):
-                self.lost_messages += 1
+                self.network.lost_messages += 1
                 continue
             self._downstream.put_nowait((arrival, message))
-        if inner is self._inner and not self._dropping:
-            self._close()  # the gateway went away: not a drop this link made
+        self._close()  # the gateway went away
 
     async def _deliver_due(self) -> None:
         while True:
@@ -229,27 +263,10 @@ class FaultyLink:
             await self._wait_until(arrival)
             self._inbox.put_nowait(message)
 
-    async def _drop_and_reconnect(self) -> None:
-        outage = self.model.outage()
-        assert outage is not None and self._inner is not None
-        down, up = outage
-        await self._wait_until(down)
-        self._dropping = True
-        self._connected.clear()
-        old = self._inner
-        await old.__aexit__(None, None, None)
-        self._retired_bytes += old.bytes_sent
-        self._retired_messages += old.messages_sent
-        await self._wait_until(up)
-        fresh = await self._connect(self._url).__aenter__()
-        self._inner = fresh
-        self.model.reconnected()
-        self.reconnects += 1
-        self._dropping = False
-        if self._hello is not None:
-            await fresh.send(dataclasses.replace(self._hello, session_id=fresh.session_id))
-        self._connected.set()
-        self._start(self._read(fresh))
+    async def _drop(self, at: float) -> None:
+        """The connection goes away at `at`: whatever was in flight is gone with it."""
+        await self._wait_until(at)
+        await self._shut()
 
     def _close(self) -> None:
         if not self.closed.is_set():
@@ -258,9 +275,8 @@ class FaultyLink:
 
 
 def faulty_connect(faults: NetworkFaults) -> Connect:
-    """The `connect` an `EdgeSession` takes, with these faults on every link it opens."""
-
-    def connect(gateway_url: str) -> Link:
-        return GatewayClient(gateway_url) if faults.perfect else FaultyLink(gateway_url, faults)
-
-    return connect
+    """The `connect` an `EdgeSession` takes: every link it opens (the first and each
+    reconnection) goes through one network with these faults."""
+    if faults.perfect:
+        return GatewayClient
+    return FaultyNetwork(faults).connect

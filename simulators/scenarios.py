@@ -75,6 +75,9 @@ class Step:
     button: tuple[float, ...] = ()
     network: NetworkFaults = field(default_factory=NetworkFaults)
     reference: str | None = None
+    # Audio the wearer speaks as soon as the answer starts streaming (barge-in): a fixed
+    # offset in one recording would land before or after the answer as the CPU load varies.
+    barge_in: Path | None = None
     expect: Expectation = field(default_factory=Expectation)
 
 
@@ -234,7 +237,17 @@ class _Checker:
         self.only(
             step,
             where,
-            {"video", "audio", "audio_format", "text", "button", "network", "reference", "expect"},
+            {
+                "video",
+                "audio",
+                "audio_format",
+                "text",
+                "button",
+                "network",
+                "reference",
+                "barge_in",
+                "expect",
+            },
         )
         if not {"video", "audio", "text"} & set(step):
             raise self.fail(where, "needs at least one of video, audio or text")
@@ -245,6 +258,8 @@ class _Checker:
         reference = self.optional(step, "reference", where, self.text)
         if expect.max_wer is not None and reference is None:
             raise self.fail(f"{where}.expect.max_wer", "needs the step's reference transcript")
+        if "barge_in" in step and "audio" not in step:
+            raise self.fail(f"{where}.barge_in", "needs the step's audio (the question it follows)")
         return Step(
             video=self.optional(step, "video", where, self.media),
             audio=self.optional(step, "audio", where, self.media),
@@ -253,6 +268,7 @@ class _Checker:
             button=tuple(self.number(t, f"{where}.button[{i}]") for i, t in enumerate(buttons)),
             network=self.network(step.get("network", {}), f"{where}.network"),
             reference=reference,
+            barge_in=self.optional(step, "barge_in", where, self.media),
             expect=expect,
         )
 

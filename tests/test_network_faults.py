@@ -1,4 +1,5 @@
-"""Network faults: the pure, seeded model, and the link layer that applies it."""
+"""Network faults (the pure, seeded model and the link layer that applies it) and the
+edge's recovery from a drop: reconnect, Hello again, resend the unanswered turns."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from typing import Any, ClassVar, Self
 
 import pytest
 
-from edge.client import GatewayClient
-from protocol import Hello, Message, Query, Transcript
+from edge.client import GatewayClient, GatewayUnreachable
+from edge.errors import EdgeError
+from edge.pending_turns import PendingTurns
+from edge.resuming_link import ResumingLink
+from protocol import AnswerDone, Error, Hello, Message, Query, Transcript
 from simulators.network_faults import (
     MAX_RETRANSMISSIONS,
     FaultModel,
     FaultyLink,
+    FaultyNetwork,
     NetworkFaults,
     faulty_connect,
 )
@@ -145,7 +150,7 @@ async def _next_transcript(link: FaultyLink) -> Transcript:
 async def test_delayed_lossy_link_still_delivers_everything_in_order() -> None:
     MemoryLink.opened.clear()
     faults = NetworkFaults(delay_ms=5, loss=0.3, retransmit_ms=5, seed=2)
-    async with FaultyLink("memory://", faults, connect=MemoryLink) as link:
+    async with FaultyNetwork(faults, connect=MemoryLink).connect("memory://") as link:
         for turn in range(1, 11):
             await link.send(_query(link.session_id, turn))
         heard = [(await _next_transcript(link)).turn_id for _ in range(10)]
@@ -154,36 +159,119 @@ async def test_delayed_lossy_link_still_delivers_everything_in_order() -> None:
     assert link.closed.is_set()
 
 
-async def test_a_drop_reconnects_resends_hello_and_renames_the_session() -> None:
+async def test_a_drop_closes_the_link_and_the_network_stays_down_for_a_while() -> None:
     MemoryLink.opened.clear()
-    faults = NetworkFaults(drop_at_s=0.05, reconnect_ms=50)
-    async with FaultyLink("memory://", faults, connect=MemoryLink) as link:
-        first_id = link.session_id
-        hello = Hello(session_id=first_id, seq=0, sent_at=0.0, user="alice", device="test")
-        await link.send(hello)
-        await link.send(_query(first_id, 1))
+    network = FaultyNetwork(NetworkFaults(drop_at_s=0.05, reconnect_ms=100), connect=MemoryLink)
+    async with network.connect("memory://") as link:
+        await link.send(_query(link.session_id, 1))
         assert (await _next_transcript(link)).turn_id == 1
-        while link.reconnects == 0:
-            await asyncio.sleep(0.01)
-        await link.send(_query(first_id, 2))  # the session still stamps the old id
-        assert (await _next_transcript(link)).turn_id == 2
-        assert not link.closed.is_set()
-    old, new = MemoryLink.opened
-    assert old.closed.is_set() and new.session_id != first_id
-    assert isinstance(new.sent[0], Hello) and new.sent[0].user == "alice"
-    assert new.sent[0].session_id == new.session_id
-    assert [m.session_id for m in new.sent] == [new.session_id] * 2
-    assert link.bytes_sent == 40
+        async with asyncio.timeout(5):
+            await link.closed.wait()
+        assert [m async for m in link] == []
+        with pytest.raises(EdgeError):
+            await link.send(_query(link.session_id, 2))
+        with pytest.raises(GatewayUnreachable):
+            await network.connect("memory://").__aenter__()  # still down
+        await asyncio.sleep(0.12)
+        async with network.connect("memory://") as again:  # back up: and no second drop
+            await asyncio.sleep(0.1)
+            await again.send(_query(again.session_id, 2))
+            assert (await _next_transcript(again)).turn_id == 2
+    assert MemoryLink.opened[0].closed.is_set() and len(MemoryLink.opened) == 2
 
 
 async def test_the_far_side_closing_closes_the_link() -> None:
     MemoryLink.opened.clear()
-    async with FaultyLink("memory://", NetworkFaults(delay_ms=1), connect=MemoryLink) as link:
+    network = FaultyNetwork(NetworkFaults(delay_ms=1), connect=MemoryLink)
+    async with network.connect("memory://") as link:
         await MemoryLink.opened[0].__aexit__(None, None, None)
         assert [m async for m in link] == []
         assert link.closed.is_set()
 
 
 def test_a_perfect_network_uses_the_plain_client() -> None:
-    assert isinstance(faulty_connect(NetworkFaults())("http://127.0.0.1:9"), GatewayClient)
+    assert faulty_connect(NetworkFaults()) is GatewayClient
     assert isinstance(faulty_connect(NetworkFaults(delay_ms=1))("http://127.0.0.1:9"), FaultyLink)
+
+
+class AnsweringLink(MemoryLink):
+    """A gateway that answers each question `answer_after_s` later, unless the link is gone."""
+
+    answer_after_s = 0.2
+
+    async def send(self, message: Message) -> None:
+        await super().send(message)
+        if isinstance(message, Query):
+            asyncio.get_running_loop().call_later(self.answer_after_s, self._answer, message)
+
+    def _answer(self, query: Query) -> None:
+        if not self.closed.is_set():
+            self._inbox.put_nowait(
+                AnswerDone(
+                    session_id=self.session_id,
+                    seq=0,
+                    sent_at=0.0,
+                    turn_id=query.turn_id,
+                    text=f"answer to {query.text}",
+                    mode="fast",
+                )
+            )
+
+
+async def test_the_edge_reconnects_after_a_drop_and_resends_its_unanswered_turn() -> None:
+    MemoryLink.opened.clear()
+    network = FaultyNetwork(NetworkFaults(drop_at_s=0.1, reconnect_ms=200), connect=AnsweringLink)
+    answers: list[AnswerDone] = []
+    async with ResumingLink("memory://", network.connect, backoff_s=(0.05,)) as link:
+        first_id = link.session_id
+        await link.send(Hello(session_id=first_id, seq=1, sent_at=0.0, user="alice", device="t"))
+        await link.send(_query(first_id, 2))  # answered before the drop would come at 0.2 s…
+        await asyncio.sleep(0.3)  # …but the link dropped at 0.1 s and was down until 0.3 s
+        await link.send(_query(first_id, 3))  # asked while reconnecting (or just after)
+        async with asyncio.timeout(5):
+            async for message in link:
+                if isinstance(message, AnswerDone):
+                    answers.append(message)
+                    if len(answers) == 2:
+                        break
+    assert sorted(a.turn_id for a in answers) == [2, 3]
+    assert link.reconnects == 1 and not link.pending.unanswered
+    old, new = MemoryLink.opened
+    assert old.closed.is_set()
+    assert isinstance(new.sent[0], Hello) and new.sent[0].user == "alice"
+    assert {m.session_id for m in new.sent} == {new.session_id} != {first_id}
+    assert [m.turn_id for m in new.sent if isinstance(m, Query)].count(2) == 1
+
+
+async def test_the_edge_gives_up_when_the_gateway_never_comes_back() -> None:
+    MemoryLink.opened.clear()
+    network = FaultyNetwork(NetworkFaults(drop_at_s=0.05, reconnect_ms=60_000), connect=MemoryLink)
+    async with ResumingLink(
+        "memory://", network.connect, reconnect_for_s=0.3, backoff_s=(0.05,)
+    ) as link:
+        await link.send(_query(link.session_id, 1))
+        async with asyncio.timeout(5):
+            await link.closed.wait()
+        assert link.reconnects == 0
+        assert link.pending.unanswered == (1,)  # kept: nothing answered it
+
+
+def test_a_turn_is_forgotten_once_answered_and_resent_in_order_otherwise() -> None:
+    pending = PendingTurns()
+    pending.sent(Hello(session_id="a", seq=1, sent_at=0.0, user="u", device="d"))
+    for seq, turn in ((2, 1), (3, 2), (4, 1)):
+        pending.sent(Query(session_id="a", seq=seq, sent_at=0.0, turn_id=turn, text="q"))
+    pending.received(Transcript(session_id="a", seq=1, sent_at=0.0, turn_id=2, text="heard"))
+    assert pending.unanswered == (1, 2)  # a transcript is not the end of a turn
+    pending.received(
+        AnswerDone(session_id="a", seq=2, sent_at=0.0, turn_id=2, text="x", mode="fast")
+    )
+    pending.received(Transcript(session_id="a", seq=3, sent_at=0.0, turn_id=1, text=" "))
+    assert pending.unanswered == ()  # an empty transcript ends a turn with nothing said
+    pending.sent(Query(session_id="a", seq=5, sent_at=0.0, turn_id=1, text="late"))
+    assert pending.unanswered == ()  # a finished turn stays finished
+    pending.sent(Query(session_id="a", seq=6, sent_at=0.0, turn_id=3, text="open"))
+    pending.received(Error(session_id="a", seq=4, sent_at=0.0, code="x", message="y"))
+    resent = pending.resume("b")
+    assert [(type(m).__name__, m.seq) for m in resent] == [("Hello", 1), ("Query", 6)]
+    assert {m.session_id for m in resent} == {"b"}

@@ -156,8 +156,8 @@ def test_two_scenarios_with_one_name_are_an_error(media: Path) -> None:
     assert suite.errors[0].where == "name" and "also the name" in suite.errors[0].problem
 
 
-@pytest.mark.parametrize("folder", ["scenarios", "scenarios/pending"])
-def test_every_shipped_scenario_loads(folder: str) -> None:
-    suite = load_suite(ROOT / folder)
+def test_every_shipped_scenario_loads() -> None:
+    suite = load_suite(ROOT / "scenarios")
     assert suite.errors == []
-    assert suite.scenarios
+    names = {s.name for s in suite.scenarios}
+    assert len(names) >= 15 and {"barge-in", "connection-drop"} <= names
