@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import EdgeError, ModelError
+from edge.vision import task_lifetime
 from edge.vision.boxes import Box, non_max_suppression
 from edge.vision.native_logs import native_stderr_silenced
 from edge.vision.task_files import FACE_LANDMARKER, bundle_member
@@ -36,13 +37,6 @@ MIN_FACE_SCORE = 0.3
 MIN_TILE_SIDE = 128
 
 log = logging.getLogger(__name__)
-
-
-# MediaPipe task objects must never be garbage-collected while another one is
-# running: their __del__ closes them through the same serial dispatcher and
-# deadlocks (seen when a dropped detector was collected mid-detect). Held here
-# until close(); one unclosed at exit only prints "Exception ignored".
-_KEEP_OPEN: list[Any] = []
 
 
 class FaceStageError(EdgeError):
@@ -74,7 +68,7 @@ class MediaPipeFaceDetector:
         )
         with native_stderr_silenced():
             self._detector: Any = vision.FaceDetector.create_from_options(options)
-        _KEEP_OPEN.append(self._detector)
+        task_lifetime.hold(self._detector)
         self._tiles = tiles
         # MediaPipe task objects are not safe to call from two threads at once.
         self._lock = threading.Lock()
@@ -96,8 +90,7 @@ class MediaPipeFaceDetector:
         """Free the MediaPipe graph now rather than at interpreter exit."""
         with self._lock:
             if self._detector is not None:
-                self._detector.close()
-                _KEEP_OPEN.remove(self._detector)
+                task_lifetime.release(self._detector)
                 # MediaPipe's own __del__ would close it again at interpreter exit, when its
                 # executor is gone (a harmless 'Exception ignored' on stderr): close early.
                 self._detector = None

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ModelError
+from edge.vision import task_lifetime
 from edge.vision.boxes import Box
 from edge.vision.native_logs import native_stderr_silenced
 from edge.vision.task_files import HAND_LANDMARKER, task_file
@@ -58,13 +59,6 @@ class Pointing:
     tip: tuple[float, float]
     direction: tuple[float, float]
     finger_length: float
-
-
-# MediaPipe task objects must never be garbage-collected while another one is
-# running: their __del__ closes them through the same serial dispatcher and
-# deadlocks (seen when a dropped detector was collected mid-detect). Held here
-# until close(); one unclosed at exit only prints "Exception ignored".
-_KEEP_OPEN: list[Any] = []
 
 
 class HandTracker(Protocol):
@@ -131,7 +125,7 @@ class MediaPipeHandTracker:
         )
         with native_stderr_silenced():
             self._landmarker: Any = vision.HandLandmarker.create_from_options(options)
-        _KEEP_OPEN.append(self._landmarker)
+        task_lifetime.hold(self._landmarker)
         self._lock = threading.Lock()
 
     def hands(self, image: npt.NDArray[np.uint8]) -> list[Hand]:
@@ -162,8 +156,7 @@ class MediaPipeHandTracker:
     def close(self) -> None:
         with self._lock:
             if self._landmarker is not None:
-                self._landmarker.close()
-                _KEEP_OPEN.remove(self._landmarker)
+                task_lifetime.release(self._landmarker)
                 # MediaPipe's own __del__ would close it again at interpreter exit, when its
                 # executor is gone (a harmless 'Exception ignored' on stderr): close early.
                 self._landmarker = None
