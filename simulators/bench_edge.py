@@ -9,8 +9,10 @@ Three groups of figures:
   `frames`); the model stages on `model_frames` frames spread over the clip;
 - uploading: V and A replayed through the real edge runtime (real VAD, face,
   hand, OCR and classifier models) into a counter instead of a network, once
-  answering spoken questions and once in live mode, with the bytes that would
-  go upstream and their ratio to V's own compressed size.
+  answering spoken questions, once in live mode with the same question, and
+  once in live mode with nobody asking (scene notes only), with the bytes that
+  would go upstream and their ratio to the compressed size of the part of V
+  replayed.
 
 Timings are the best of `repeats` passes over the same frames, so they show
 the code's cost rather than the machine's other load.
@@ -63,12 +65,24 @@ async def bench_edge(
     )
     video_bytes = await asyncio.to_thread(lambda: video.stat().st_size)
     uploads = {}
-    for mode, live in (("query", False), ("live", True)):
-        progress(f"replaying {video.name} + {audio.name} through the edge ({mode} mode)")
-        uploads[mode] = await _upstream(models, video, audio, live=live)
-        uploads[mode]["ratio_to_video"] = round(uploads[mode]["bytes_upstream"] / video_bytes, 5)
-        visual = uploads[mode]["keyframe_bytes"] + uploads[mode]["observation_bytes"]
-        uploads[mode]["visual_ratio_to_video"] = round(visual / video_bytes, 5)
+    # "live_scene_only" is live mode while the wearer asks nothing: what watching costs.
+    for mode, live, spoken in (
+        ("query", False, audio),
+        ("live", True, audio),
+        ("live_scene_only", True, None),
+    ):
+        heard = f" + {spoken.name}" if spoken is not None else " (no question)"
+        progress(f"replaying {video.name}{heard} through the edge ({mode} mode)")
+        uploads[mode] = await _upstream(models, video, spoken, live=live)
+    # With a question the replay lasts as long as the audio, so each ratio is to the
+    # compressed bytes of the part of V that was replayed, not to the whole file.
+    whole = uploads["live_scene_only"]["frames_seen"]
+    for upload in uploads.values():
+        replayed = video_bytes * min(1.0, upload["frames_seen"] / whole) if whole else video_bytes
+        upload["video_bytes_replayed"] = round(replayed)
+        upload["ratio_to_video"] = round(upload["bytes_upstream"] / replayed, 5)
+        visual = upload["keyframe_bytes"] + upload["observation_bytes"]
+        upload["visual_ratio_to_video"] = round(visual / replayed, 5)
     return {
         "vad": {
             "chunk_ms": vad["chunk_ms"],
@@ -161,7 +175,9 @@ def _ms_per_item(
     return best
 
 
-async def _upstream(models: EdgeModels, video: Path, audio: Path, *, live: bool) -> dict[str, Any]:
+async def _upstream(
+    models: EdgeModels, video: Path, audio: Path | None, *, live: bool
+) -> dict[str, Any]:
     sent: list[Message] = []
 
     async def count(message: Message) -> None:

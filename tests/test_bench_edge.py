@@ -49,10 +49,14 @@ def test_bench_edge_prints_each_figure(
     assert query["segments"] == 1 and query["keyframes_sent"] == 1
     assert query["speech_codec"] == "opus"
     assert live["scene_notes"] >= 1 and query["scene_notes"] == 0
+    watching = result["upload"]["live_scene_only"]
+    assert watching["segments"] == 0 and watching["keyframes_sent"] == 0
+    assert watching["scene_notes"] >= 1 and watching["speech_bytes"] == 0
+    assert 0 < watching["bytes_upstream"] < live["bytes_upstream"]
     assert (
         0
         < query["ratio_to_video"]
-        == pytest.approx(query["bytes_upstream"] / result["video_bytes"], abs=1e-4)
+        == pytest.approx(query["bytes_upstream"] / query["video_bytes_replayed"], abs=1e-4)
     )
 
 
