@@ -121,8 +121,9 @@ def _tokens_generated(qwen: QwenReasoner, messages: list[ChatMessage]) -> int:
         return_tensors="pt",
         return_dict=True,
     )["input_ids"]
-    assert qwen._cached_tokens is not None
-    return int(qwen._cached_tokens.numel() - prompt.shape[1])
+    latest = qwen._caches.latest_tokens
+    assert latest is not None
+    return int(latest.numel() - prompt.shape[1])
 
 
 @pytest.mark.models
@@ -181,9 +182,12 @@ async def test_reusing_the_shared_prompt_start_gives_the_same_answer(qwen: QwenR
     asked = build_messages("Which gate is my flight?", ocr_lines=["GATE B12"], labels=[])
     other = build_messages("What is this?", ocr_lines=[], labels=[("umbrella", 0.8)])
 
-    qwen._cache = None  # compute the whole prompt
+    qwen._caches.clear()  # compute the whole prompt
     fresh = "".join(await _answer(qwen, asked, 24))
+    qwen._caches.clear()
     await _answer(qwen, other, 8)  # its cache shares only the instructions and examples
     reused = "".join(await _answer(qwen, asked, 24))
+    await _answer(qwen, other, 8)  # now the pool also holds the asked prompt's own cache
+    reused_whole = "".join(await _answer(qwen, asked, 24))
 
-    assert reused == fresh
+    assert reused == fresh == reused_whole
