@@ -66,7 +66,6 @@ async def bench_e2e(
     speed: str = "realtime",
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    from companion.replay import run_replay
 
     models = await asyncio.to_thread(load_cloud_models, None, progress)
     await warm_up(models, progress)
@@ -76,16 +75,16 @@ async def bench_e2e(
     async with local_stack(models) as stack:
         for run in range(runs):
             progress(f"run {run + 1}/{runs}")
-            summary = await run_replay(
-                edge_models=edge_models,
-                video=video,
-                audio=audio,
-                speed=speed,
-                gateway_url=stack.gateway_url,
-                edge_config=EdgeConfig(mode=mode, device="bench"),
+            done = await _answered_turns(
+                edge_models,
+                stack.gateway_url,
+                video,
+                audio,
+                speed,
+                EdgeConfig(mode=mode, device="bench"),
             )
-            turns += [t for t in summary.turns if t.done is not None]
-            answers += [t.answer for t in summary.turns if t.done is not None]
+            turns += done
+            answers += [t.answer for t in done]
     return {
         "runs": runs,
         "mode": mode,
@@ -95,6 +94,28 @@ async def bench_e2e(
         **summarise_turns(turns),
         "example_answer": answers[0] if answers else None,
     }
+
+
+async def _answered_turns(
+    edge_models: EdgeModels,
+    gateway_url: str,
+    video: Path,
+    audio: Path,
+    speed: str,
+    edge_config: EdgeConfig,
+) -> list[TurnRecord]:
+    """One replay of the question through the running stack; the turns that were answered."""
+    from companion.replay import run_replay
+
+    summary = await run_replay(
+        edge_models=edge_models,
+        video=video,
+        audio=audio,
+        speed=speed,
+        gateway_url=gateway_url,
+        edge_config=edge_config,
+    )
+    return [t for t in summary.turns if t.done is not None]
 
 
 def first_token_ms(turns: list[TurnRecord]) -> dict[str, dict[str, float | None]]:
@@ -130,7 +151,6 @@ async def compare_modes(
     import tempfile
 
     from cloud.config import CloudConfig
-    from companion.replay import run_replay
 
     with tempfile.TemporaryDirectory(prefix="companion-bench-") as folder:
         config = dataclasses.replace(CloudConfig.from_env(), data_dir=Path(folder))
@@ -144,15 +164,14 @@ async def compare_modes(
                 for run in range(runs):
                     for mode in turns:
                         progress(f"run {run + 1}/{runs}, {mode}")
-                        summary = await run_replay(
-                            edge_models=edge_models,
-                            video=video,
-                            audio=audio,
-                            speed=speed,
-                            gateway_url=stack.gateway_url,
-                            edge_config=EdgeConfig(mode=mode, device="bench", user="bench"),
+                        done = await _answered_turns(
+                            edge_models,
+                            stack.gateway_url,
+                            video,
+                            audio,
+                            speed,
+                            EdgeConfig(mode=mode, device="bench", user="bench"),
                         )
-                        done = [t for t in summary.turns if t.done is not None]
                         turns[mode] += done
                         answers[mode] = answers[mode] or (done[0].answer if done else None)
         finally:
