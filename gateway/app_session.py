@@ -118,7 +118,9 @@ class AppSession(CloudBoundSession):
         self.outbox = Outbox()
         self._inbox = Inbox()
         self._refused_turns: set[int] = set()
-        config = EdgeConfig(user=user, device=device)
+        # The phone's audio already crossed the radio as WebRTC Opus; from here to the cloud
+        # is the server's own network, where a second lossy encoding would only cost words.
+        config = EdgeConfig(user=user, device=device, speech_codec="pcm")
         self.source = TrackSource(
             accept_audio=lambda: not self.settings.paused,
             accept_video=lambda: (

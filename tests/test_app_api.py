@@ -408,3 +408,17 @@ async def test_retention_covers_history_and_memory_through_their_stores(app: App
     turns, memories = await app.stack.app.enforce_retention("alice", 0.0)
     assert (turns, memories) == (1, 1)
     assert history.turns("alice") == [] and app.users.open("alice").memory.count("alice") == 0
+
+
+async def test_the_phones_speech_reaches_the_cloud_without_a_second_lossy_encoding(
+    app: AppStack,
+) -> None:
+    token = app.session_token("alice")
+    link = AppLink(app.url, token)
+    await link.connect()
+    link.send(Hello, user="alice", device="phone")
+    link.send(Query, turn_id=0, text="hello")
+    await link.wait_for(AnswerDone)
+    session = app.stack.app.sessions[link.session_id]  # type: ignore[union-attr]
+    assert session.runtime.config.speech_codec == "pcm"
+    await link.drop()
