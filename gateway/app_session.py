@@ -253,13 +253,8 @@ class AppSession(CloudBoundSession):
     # -- app → gateway -------------------------------------------------------
 
     def _on_app_message(self, data: bytes | str) -> None:
-        try:
-            message = decode(data)
-        except ProtocolError as exc:
-            self._send_error("bad_message", str(exc))
-            return
-        if message.session_id != self.session_id:
-            self._send_error("wrong_session", "message names another session", message.seq)
+        message = self._own_message(data)
+        if message is None:
             return
         if isinstance(message, Ack):
             self.outbox.ack(message.ack_seq)

@@ -20,9 +20,7 @@ from protocol import (
     Error,
     Hello,
     Message,
-    ProtocolError,
     Sequencer,
-    decode,
     encode,
 )
 
@@ -89,13 +87,8 @@ class GatewaySession(CloudBoundSession):
 
     def _on_edge_message(self, data: bytes | str) -> None:
         self.messages_in += 1
-        try:
-            message = decode(data)
-        except ProtocolError as exc:
-            self._send_error("bad_message", str(exc))
-            return
-        if message.session_id != self.session_id:
-            self._send_error("wrong_session", "message names another session", message.seq)
+        message = self._own_message(data)
+        if message is None:
             return
         if isinstance(message, Hello):
             if self.user is not None and message.user != self.user:

@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
 from websockets.asyncio.client import ClientConnection
 
+from protocol import Message, ProtocolError, decode
+
 log = logging.getLogger(__name__)
 
 CLOUD_LOST = "the cloud connection closed; reconnect"
 
 
-class CloudBoundSession:
+class CloudBoundSession(ABC):
     """A session relaying to one cloud websocket; subclasses move the messages."""
 
     def __init__(
@@ -35,15 +38,28 @@ class CloudBoundSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = asyncio.Event()
 
+    @abstractmethod
     def _send_error(self, code: str, text: str, ref_seq: int = -1) -> None:
         """Tell the client something went wrong (each kind of session numbers it its own way)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _peer(self) -> RTCPeerConnection | None:
         """The peer connection to close last (None: there is none right now)."""
-        raise NotImplementedError
 
-    async def _release(self) -> None:
+    def _own_message(self, data: bytes | str) -> Message | None:
+        """The client's message, or None after telling it why it was refused (not a
+        protocol message, or one naming another session)."""
+        try:
+            message = decode(data)
+        except ProtocolError as exc:
+            self._send_error("bad_message", str(exc))
+            return None
+        if message.session_id != self.session_id:
+            self._send_error("wrong_session", "message names another session", message.seq)
+            return None
+        return message
+
+    async def _release(self) -> None:  # noqa: B027 (an optional hook: most need nothing)
         """What a subclass lets go of before its tasks are cancelled (timers, media)."""
 
     async def _cloud_lost(self) -> None:
