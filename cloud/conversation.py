@@ -19,19 +19,19 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from cloud.asr import Transcriber
 from cloud.config import CloudConfig
-from cloud.interruption import unless_interrupted
 from cloud.memory.records import Memory
-from cloud.memory_prompt import build_answer_messages
-from cloud.modes import choose_mode
-from cloud.openai_reasoner import ToolCallingReasoner
-from cloud.reasoner import ChatMessage, Reasoner
-from cloud.recall import acknowledge_facts, recall, turn_memories
-from cloud.speech_decoding import speech_samples
+from cloud.memory.user_data import UserData, UserDirectory
+from cloud.prompting.memory_prompt import build_answer_messages
+from cloud.prompting.recall import acknowledge_facts, recall, turn_memories
+from cloud.reasoning.interruption import unless_interrupted
+from cloud.reasoning.modes import choose_mode
+from cloud.reasoning.openai_reasoner import ToolCallingReasoner
+from cloud.reasoning.reasoner import ChatMessage, Reasoner
+from cloud.speech.asr import Transcriber
+from cloud.speech.speech_decoding import speech_samples
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
-from cloud.user_data import UserData, UserDirectory
 from protocol import (
     AnswerDelta,
     AnswerDone,

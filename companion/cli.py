@@ -164,9 +164,9 @@ def _cloud_config(args: argparse.Namespace) -> CloudConfig:
     """The environment's cloud settings, with the command line's ASR model on top."""
     import dataclasses
 
-    from cloud.asr import check_model_dir
     from cloud.config import CloudConfig
     from cloud.errors import ModelError
+    from cloud.speech.asr import check_model_dir
 
     config = CloudConfig.from_env()
     if args.asr_model is not None:
@@ -197,10 +197,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _replay(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
-    from companion.replay import Printer, UploadDump, run_replay
-    from companion.stack import load_cloud_models, warm_up
+    from deploy.local_stack import load_cloud_models, warm_up
     from edge.config import EdgeConfig
     from edge.models import EdgeModels
+    from simulators.stack_replay import Printer, UploadDump, run_replay
 
     if args.video is None and args.audio is None and not args.text:
         raise UsageError("give --video and/or --audio (or --text)")
@@ -242,7 +242,7 @@ async def _replay(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from companion.stack import load_cloud_models, local_stack, warm_up
+    from deploy.local_stack import load_cloud_models, local_stack, warm_up
 
     if args.openai_port is not None and not 0 <= args.openai_port <= 65535:
         raise UsageError(f"--openai-port {args.openai_port}: not a port number")
@@ -275,7 +275,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 async def _bench_asr(args: argparse.Namespace) -> int:
-    from cloud.asr import WhisperTranscriber
+    from cloud.speech.asr import WhisperTranscriber
     from simulators.bench_asr import bench_asr
 
     if not args.recordings.is_dir():

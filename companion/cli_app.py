@@ -71,7 +71,7 @@ async def _token(args: argparse.Namespace) -> int:
 
 def app_options(models: Any, data_dir: Path | None = None) -> dict[str, Any]:
     """What `local_stack` needs to serve the app with accounts, history and memory."""
-    from companion.app_memory import StoreMemoryAccess
+    from deploy.app_memory import StoreMemoryAccess
     from edge.models import EdgeModels
     from gateway.accounts import Accounts
     from gateway.history import History

@@ -148,13 +148,13 @@ async def _decode(args: argparse.Namespace) -> int:
 async def _glasses(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
     from companion.glasses import VirtualOptions, parse_device, run_glasses
-    from companion.replay import Printer
-    from companion.stack import load_cloud_models, warm_up
+    from deploy.local_stack import load_cloud_models, warm_up
     from edge.config import EdgeConfig
     from edge.models import EdgeModels
     from firmware_bridge.loopback import LinkConditions
     from firmware_bridge.omi_protocol import CodecId, photo_control_value
     from protocol import DeviceStatus
+    from simulators.stack_replay import Printer
 
     try:
         spec = parse_device(args.device)

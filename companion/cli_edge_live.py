@@ -15,10 +15,10 @@ from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
 
 from companion.cli_support import Subcommands, UsageError
-from edge.activation import ACTIVATION_MODES
+from edge.audio.activation import ACTIVATION_MODES
 
 if TYPE_CHECKING:
-    from edge.media import MediaItem
+    from edge.sources.media import MediaItem
 
 MAX_END_SILENCE_MS = 5_000
 
@@ -127,13 +127,13 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
 async def _edge(args: argparse.Namespace) -> int:
     import time
 
-    from companion.replay import Printer
-    from edge.camera import CameraSource, camera_device
     from edge.config import EdgeConfig
-    from edge.merging import merge_sources
-    from edge.microphone import MicrophoneSource, microphone_device
     from edge.models import EdgeModels
     from edge.session import EdgeSession
+    from edge.sources.camera import CameraSource, camera_device
+    from edge.sources.merging import merge_sources
+    from edge.sources.microphone import MicrophoneSource, microphone_device
+    from simulators.stack_replay import Printer
 
     if args.device:
         from companion import cli_bridge

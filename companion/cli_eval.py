@@ -54,7 +54,7 @@ class ProgressBar:
 
 async def _eval(args: argparse.Namespace) -> int:
     from cloud.config import CloudConfig
-    from companion.stack import load_cloud_models, warm_up
+    from deploy.local_stack import load_cloud_models, warm_up
     from edge.models import EdgeModels
     from simulators.eval_report import render_report
     from simulators.evaluation import evaluate, report_data

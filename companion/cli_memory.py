@@ -94,7 +94,7 @@ class _LazyMiniLm:
 def _path(args: argparse.Namespace) -> Path:
     from cloud.config import default_data_dir
     from cloud.memory.errors import InvalidMemoryError
-    from cloud.user_data import user_file
+    from cloud.memory.user_data import user_file
 
     try:
         return user_file(args.data_dir or default_data_dir(), args.user)

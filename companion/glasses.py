@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.conversation import Models
-from companion.stack import local_stack
+from deploy.local_stack import local_stack
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import EdgeSession, OnEvent, SessionSummary

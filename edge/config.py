@@ -17,7 +17,7 @@ class EdgeConfig:
     end_silence_ms: int = 288
     pre_roll_ms: int = 300
     min_speech_ms: int = 250
-    # Turn-taking (edge/activation.py): "always" | "wake" | "push".
+    # Turn-taking (edge/audio/activation.py): "always" | "wake" | "push".
     activation: str = "always"
     wake_phrase: str = "hey companion"
     wake_threshold: float = 1e-25
@@ -33,6 +33,6 @@ class EdgeConfig:
     # at most this many bytes of them per minute.
     live_notes: bool = False
     live_bytes_per_minute: int = 4_000
-    # Speech upstream (edge/speech_encoding.py): "opus" at this bitrate, or raw "pcm".
+    # Speech upstream (edge/audio/speech_encoding.py): "opus" at this bitrate, or raw "pcm".
     speech_codec: str = "opus"
     speech_bitrate: int = 32_000

@@ -12,10 +12,10 @@ from functools import cached_property
 
 import onnxruntime as ort
 
+from edge.audio.endpointing import EndpointConfig
+from edge.audio.listener import Listener
+from edge.audio.vad import SileroVad, open_session
 from edge.config import EdgeConfig
-from edge.endpointing import EndpointConfig
-from edge.listener import Listener
-from edge.vad import SileroVad, open_session
 from edge.vision.analysis import KeyframeAnalyser
 from edge.vision.classifier import EfficientNetLite0Classifier
 from edge.vision.detector import OnnxObjectDetector

@@ -19,23 +19,23 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.activation import Decision, IgnoreSpeech, InterruptAnswer, SendSpeech
+from edge.audio.activation import Decision, IgnoreSpeech, InterruptAnswer, SendSpeech
+from edge.audio.endpointing import SpeechEnded
+from edge.audio.listener import Listener
+from edge.audio.speech_encoding import SpeechEncodingError, encode_opus
+from edge.audio.turn_taking import turn_taking_for
+from edge.audio.wake import KeywordSpotter
 from edge.config import EdgeConfig
-from edge.endpointing import SpeechEnded
 from edge.errors import MediaError
-from edge.listener import Listener
 from edge.local_answer import local_answer
-from edge.media import AudioChunk, ButtonPress, MediaItem, Source, VideoFrame
-from edge.media_checks import checked_audio, checked_frame
 from edge.selection import ByteBudget, Candidate, LiveNotes, select_keyframe
-from edge.speech_encoding import SpeechEncodingError, encode_opus
-from edge.turn_taking import turn_taking_for
+from edge.sources.media import AudioChunk, ButtonPress, MediaItem, Source, VideoFrame
+from edge.sources.media_checks import checked_audio, checked_frame
 from edge.vision.analysis import KeyframeAnalyser, VisualContext
 from edge.vision.jpeg import encode_jpeg
 from edge.vision.quality import assess
 from edge.vision.scaling import fit_longest_side
 from edge.vision.scene import SceneChangeDetector, scene_signature
-from edge.wake import KeywordSpotter
 from protocol import (
     MAX_SEGMENT_PART_BYTES,
     AnswerDone,
@@ -83,7 +83,7 @@ class EdgeStats:
     # Utterances kept on the device (no wake phrase / button) and answers barged in on.
     speech_ignored: int = 0
     interrupts_sent: int = 0
-    # Items a source delivered that no stage could use (edge/media_checks.py), and the last reason.
+    # Items a source delivered that no stage could use (edge/sources/media_checks.py), and the last reason.
     frames_rejected: int = 0
     audio_rejected: int = 0
     last_rejection: str = ""

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.client import GatewayClient
+from edge.audio.listener import Listener
 from edge.config import EdgeConfig
-from edge.link import Connect, Link
-from edge.listener import Listener
-from edge.media import Source
-from edge.resuming_link import ResumingLink
+from edge.link.client import GatewayClient
+from edge.link.interface import Connect, Link
+from edge.link.resuming import ResumingLink
 from edge.runtime import EdgeRuntime, EdgeStats
+from edge.sources.media import Source
 from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
     AnswerDelta,

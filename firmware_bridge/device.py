@@ -9,7 +9,7 @@ app can show the battery, the link and whether the glasses are worn:
     device = GlassesDevice(BleakLink(address), name=f"omi:{address}")
     await session.run(device.media(), reporters=[device.report])
 
-A single tap goes into the media stream as an `edge.media.ButtonPress` (the
+A single tap goes into the media stream as an `edge.sources.media.ButtonPress` (the
 talk button, for the edge's turn-taking) and asks the glasses for a photo
 (the wearer's "look at this").
 """
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from edge.media import AudioChunk, ButtonPress, MediaItem, VideoFrame
+from edge.sources.media import AudioChunk, ButtonPress, MediaItem, VideoFrame
 from firmware_bridge.errors import LinkError
 from firmware_bridge.source import GlassesSource, GlassesState
 from firmware_bridge.transport import GlassesLink

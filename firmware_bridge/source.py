@@ -32,7 +32,7 @@ from typing import Literal, Self, TypeVar
 import cv2
 import numpy as np
 
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from firmware_bridge.audio_decoding import AudioStreamDecoder, DecodedAudio
 from firmware_bridge.audio_reassembly import AudioReassemblyStats
 from firmware_bridge.codecs import CodecSpec, Samples, parse_codec_value

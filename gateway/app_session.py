@@ -38,9 +38,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from edge.config import EdgeConfig
+from edge.link.webrtc import CONTEXT_CHANNEL, offers_data_channel, rtc_configuration
 from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
-from edge.webrtc import CONTEXT_CHANNEL, offers_data_channel, rtc_configuration
 from gateway.delivery import Inbox, Outbox
 from gateway.history import History
 from gateway.session_lifecycle import CloudBoundSession

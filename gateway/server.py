@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
-from edge.webrtc import offers_data_channel
+from edge.link.webrtc import offers_data_channel
 from gateway.config import GatewayConfig
 from gateway.request_keys import AUTHENTICATED_USER
 from gateway.session import GatewaySession

@@ -12,7 +12,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from gateway.session_lifecycle import CloudBoundSession
 from protocol import (
     MAX_MESSAGE_BYTES,

@@ -20,7 +20,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from edge.media import SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
+from edge.sources.media import SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 
 log = logging.getLogger(__name__)
 

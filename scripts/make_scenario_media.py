@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 16_000
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 
 
 def read_wav(path: Path) -> npt.NDArray[np.float64]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
 from simulators.media import read_audio
 from simulators.replay import with_tail_silence
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cloud.asr import Transcriber
-from cloud.wer import word_error_rate
+from cloud.speech.asr import Transcriber
+from simulators.wer import word_error_rate
 
 RAW_SAMPLE_RATE = 16_000
 

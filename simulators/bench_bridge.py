@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.media import VideoFrame
+from edge.sources.media import VideoFrame
 from firmware_bridge.audio_decoding import AudioStreamDecoder
 from firmware_bridge.codecs import CODECS, Samples, create_encoder
 from firmware_bridge.framing import AudioFramer, frame_photo

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from companion.stack import load_cloud_models, local_stack, warm_up
+from deploy.local_stack import load_cloud_models, local_stack, warm_up
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord
@@ -105,7 +105,7 @@ async def _answered_turns(
     edge_config: EdgeConfig,
 ) -> list[TurnRecord]:
     """One replay of the question through the running stack; the turns that were answered."""
-    from companion.replay import run_replay
+    from simulators.stack_replay import run_replay
 
     summary = await run_replay(
         edge_models=edge_models,

@@ -25,11 +25,11 @@ from cloud.config import CloudConfig
 from cloud.memory.embedder import Embedder
 from cloud.memory.records import MemoryKind, NewMemory
 from cloud.memory.sqlite_store import SqliteMemoryStore
-from cloud.memory_prompt import build_answer_messages
-from cloud.modes import FAST
-from cloud.prompt import build_messages
-from cloud.reasoner import ChatMessage, Reasoner
-from cloud.recall import recall
+from cloud.prompting.memory_prompt import build_answer_messages
+from cloud.prompting.prompt import build_messages
+from cloud.prompting.recall import recall
+from cloud.reasoning.modes import FAST
+from cloud.reasoning.reasoner import ChatMessage, Reasoner
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 CAMERA_SET = TESTS / "reasoner_questions.json"
@@ -150,7 +150,7 @@ def _summary(total: int, wrong: list[dict[str, str]], firsts: list[float]) -> di
 
 async def bench_reasoner(progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     from cloud.memory.embedder import MiniLmEmbedder
-    from cloud.reasoner import QwenReasoner
+    from cloud.reasoning.reasoner import QwenReasoner
 
     progress("loading the reasoner and the embedder…")
     reasoner = QwenReasoner(progress=progress)

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from edge.endpointing import SpeechEnded
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
-from edge.vad import SileroVad, bare_silero_call_ms, open_session, silero_vad_call_ms
+from edge.audio.endpointing import SpeechEnded
+from edge.audio.listener import Listener
+from edge.audio.vad import SileroVad, bare_silero_call_ms, open_session, silero_vad_call_ms
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 from simulators.media import read_audio
 from simulators.replay import with_tail_silence
 

@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 
 from cloud.conversation import Models
-from cloud.user_data import UserData
-from companion.stack import local_stack
+from cloud.memory.user_data import UserData
+from deploy.local_stack import local_stack
 from edge.config import EdgeConfig
-from edge.media import ButtonPress, MediaItem
 from edge.models import EdgeModels
 from edge.session import EdgeSession, TurnRecord
+from edge.sources.media import ButtonPress, MediaItem
 from protocol import AnswerDelta, Keyframe, Message
 from protocol.latency import STAGE_ORDER, breakdown
 from simulators.barge_in import interrupt_when_answering

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import MediaError
-from edge.media import SAMPLE_RATE, VideoFrame
+from edge.sources.media import SAMPLE_RATE, VideoFrame
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ it (head-of-line blocking). A drop is different: the connection goes away at
 `drop_at_s` (seconds after the first link opened), whatever was in flight is
 gone, and for `reconnect_ms` no new connection can be made. Reconnecting (a
 new gateway session, the Hello and the unanswered turns sent again) is the
-edge's own job, edge/resuming_link.py, so the simulator tests the product's
+edge's own job, edge/link/resuming.py, so the simulator tests the product's
 recovery rather than doing it for it.
 
 `FaultModel` is pure and seeded (times in, arrival times out), so a scenario
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from edge.client import GatewayClient, GatewayUnreachable
 from edge.errors import EdgeError
-from edge.link import Connect, Link
+from edge.link.client import GatewayClient, GatewayUnreachable
+from edge.link.interface import Connect, Link
 from protocol import Message
 
 Direction = Literal["up", "down"]
@@ -145,7 +145,7 @@ class FaultyLink:
     """A `Link` that applies its network's faults to a real link's traffic both ways.
 
     At the drop the link closes, as a real connection would; reconnecting is the
-    edge's job (edge/resuming_link.py), through the same network.
+    edge's job (edge/link/resuming.py), through the same network.
     """
 
     def __init__(self, gateway_url: str, network: FaultyNetwork) -> None:

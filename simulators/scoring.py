@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cloud.wer import word_error_rate
 from edge.session import SessionSummary
 from simulators.scenarios import Expectation
+from simulators.wer import word_error_rate
 
 
 @dataclass(frozen=True)

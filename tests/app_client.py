@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from edge.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from protocol import Ack, Message, decode, encode
 
 

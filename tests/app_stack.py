@@ -11,14 +11,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cloud.asr import Transcriber
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory import Embedder
-from cloud.reasoner import Reasoner
-from cloud.user_data import UserDirectory
-from companion.app_memory import StoreMemoryAccess
-from companion.stack import Stack, local_stack
+from cloud.memory.user_data import UserDirectory
+from cloud.reasoning.reasoner import Reasoner
+from cloud.speech.asr import Transcriber
+from deploy.app_memory import StoreMemoryAccess
+from deploy.local_stack import Stack, local_stack
 from edge.models import EdgeModels
 from gateway.accounts import Accounts
 from gateway.history import History

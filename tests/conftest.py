@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDINGS = ROOT.parent / "shared" / "recordings"
+RECORDINGS = ROOT / "recordings"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,9 +23,9 @@ def private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def recordings() -> Path:
-    """The shared real recordings (../shared/recordings from the project root)."""
+    """The real recordings the project carries (recordings/, with their attribution)."""
     if not RECORDINGS.is_dir():
-        raise RuntimeError(f"recordings not found at {RECORDINGS}; tests need ../shared/recordings")
+        raise RuntimeError(f"recordings not found at {RECORDINGS}; the clone is incomplete")
     return RECORDINGS
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 
-from cloud.reasoner import ChatMessage
+from cloud.reasoning.reasoner import ChatMessage
 
 
 class FakeTranscriber:

@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture(scope="session")
 def whisper():
     """The bundled Whisper base (int8), verified and loaded once."""
-    from cloud.asr import WhisperTranscriber
+    from cloud.speech.asr import WhisperTranscriber
 
     started = time.monotonic()
     transcriber = WhisperTranscriber()
@@ -24,7 +24,7 @@ def whisper():
 @pytest.fixture(scope="session")
 def qwen():
     """The bundled Qwen2.5-Coder-0.5B-Instruct, unpacked into the cache on first use, loaded once."""
-    from cloud.reasoner import QwenReasoner
+    from cloud.reasoning.reasoner import QwenReasoner
 
     started = time.monotonic()
     reasoner = QwenReasoner()

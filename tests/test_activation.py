@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.activation import (
+from edge.audio.activation import (
     Activation,
     ActivationConfig,
     ActivationEvent,
@@ -18,7 +18,7 @@ from edge.activation import (
     SendSpeech,
     WakeHeard,
 )
-from edge.endpointing import SpeechEnded, SpeechStarted
+from edge.audio.endpointing import SpeechEnded, SpeechStarted
 
 
 def utterance(start: float, end: float) -> list[ActivationEvent]:

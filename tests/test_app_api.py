@@ -16,7 +16,7 @@ import pytest
 
 from cloud.memory import HashingEmbedder, MemoryKind, MemoryNotFoundError, NewMemory
 from cloud.memory.sqlite_store import SqliteMemoryStore
-from edge.client import GatewayClient
+from edge.link.client import GatewayClient
 from edge.models import EdgeModels
 from gateway.accounts import Accounts
 from gateway.app_session import FACE_BLUR_LOCKED

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from cloud.asr import Transcriber
 from cloud.config import CloudConfig
 from cloud.memory import Embedder, HashingEmbedder
-from cloud.reasoner import Reasoner
-from edge.client import GatewayClient
+from cloud.reasoning.reasoner import Reasoner
+from cloud.speech.asr import Transcriber
+from edge.link.client import GatewayClient
 from edge.models import EdgeModels
 from protocol import DeviceStatus, Hello, Sequencer
 from tests.app_stack import AppStack, app_stack

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud import asr
-from cloud.asr import WhisperTranscriber, resample
-from cloud.wer import word_error_rate
+from cloud.speech import asr
+from cloud.speech.asr import WhisperTranscriber, resample
 from simulators.bench_asr import Utterance, bench_asr, load_utterances
+from simulators.wer import word_error_rate
 
 SPEECH = ["goforward-16k-s16le.raw", "librivox-0870.wav", "librivox-0880.wav", "librivox-0890.wav"]
 

@@ -15,16 +15,16 @@ import numpy.typing as npt
 import pytest
 from openai import AsyncOpenAI
 
-from cloud.asr import Transcriber, WhisperTranscriber, check_model_dir
-from cloud.backends import make_transcriber
+from cloud.api.openai_endpoint import OpenAiEndpoint
 from cloud.config import CloudConfig
 from cloud.conversation import APOLOGY, Conversation, Models
 from cloud.errors import ModelError
-from cloud.openai_endpoint import OpenAiEndpoint
-from cloud.openai_transcriber import OpenAiTranscriber
-from cloud.wer import word_error_rate
+from cloud.reasoning.backends import make_transcriber
+from cloud.speech.asr import Transcriber, WhisperTranscriber, check_model_dir
+from cloud.speech.openai_transcriber import OpenAiTranscriber
 from companion.cli import main
 from protocol import AnswerDone, Message, Query, Sequencer, SpeechSegment
+from simulators.wer import word_error_rate
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 

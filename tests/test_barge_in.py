@@ -14,14 +14,14 @@ import numpy.typing as npt
 import pytest
 
 from cloud.conversation import Conversation, Models
-from cloud.reasoner import ChatMessage
-from companion.stack import local_stack
-from edge.client import GatewayClient
+from cloud.reasoning.reasoner import ChatMessage
+from deploy.local_stack import local_stack
+from edge.audio.endpointing import EndpointConfig
+from edge.audio.listener import Listener
 from edge.config import EdgeConfig
-from edge.endpointing import EndpointConfig
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
+from edge.link.client import GatewayClient
 from edge.session import EdgeSession, TurnRecord
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
 from protocol import AnswerDelta, AnswerDone, Hello, Interrupt, Message, Query, Sequencer
 from tests.fakes import FakeTranscriber
 

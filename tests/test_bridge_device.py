@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge.media import AudioChunk, ButtonPress, MediaItem, VideoFrame
+from edge.sources.media import AudioChunk, ButtonPress, MediaItem, VideoFrame
 from firmware_bridge.device import GlassesDevice
 from firmware_bridge.loopback import LoopbackLink
 from firmware_bridge.omi_protocol import ButtonEvent, CodecId

@@ -15,7 +15,7 @@ import pytest
 
 from cloud.conversation import Models
 from companion.glasses import DeviceSpec, VirtualOptions, run_glasses
-from companion.stack import Stack, local_stack
+from deploy.local_stack import Stack, local_stack
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord

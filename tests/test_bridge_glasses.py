@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from edge.media import AudioChunk, VideoFrame
+from edge.sources.media import AudioChunk, VideoFrame
 from firmware_bridge.loopback import LinkConditions, LoopbackLink
 from firmware_bridge.omi_protocol import (
     AUDIO_CODEC_UUID,

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from edge.media import AudioChunk
+from edge.sources.media import AudioChunk
 from firmware_bridge import bleak_link
 from firmware_bridge.bleak_link import BleakLink
 from firmware_bridge.codecs import CODECS, create_encoder

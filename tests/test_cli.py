@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cloud.conversation import Models
-from companion.stack import Stack, local_stack
+from deploy.local_stack import Stack, local_stack
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.user_data import user_file
+from cloud.memory.user_data import user_file
 from companion.cli import main
 
 LINES = [
@@ -150,7 +150,7 @@ def test_missing_input_file_and_bad_k_are_usage_errors(
 
 def test_the_cloud_and_the_cli_share_the_users_file(tmp_path: Path) -> None:
     from cloud.memory import HashingEmbedder
-    from cloud.user_data import UserDirectory
+    from cloud.memory.user_data import UserDirectory
 
     directory = UserDirectory(tmp_path, HashingEmbedder())
     directory.open("gus").tools.add_items(

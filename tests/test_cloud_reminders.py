@@ -7,11 +7,11 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
+from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory import HashingEmbedder
-from cloud.server import CloudServer
-from cloud.user_data import UserDirectory
+from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, decode, encode
 from tests.fakes import FakeReasoner, FakeTranscriber
 

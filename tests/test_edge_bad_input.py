@@ -12,12 +12,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge import camera
-from edge.camera import CameraSource
+from edge.sources import camera
 from edge.errors import MediaError
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
-from edge.media_checks import checked_audio, checked_frame
-from edge.merging import merge_sources
+from edge.sources.camera import CameraSource
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
+from edge.sources.media_checks import checked_audio, checked_frame
+from edge.sources.merging import merge_sources
 from edge.vision.faces import FaceStageError, MediaPipeFaceDetector, redact_faces
 from protocol import Keyframe, SpeechSegment
 from tests.test_edge_privacy import BoxDetector, noisy_frame, runtime_with

@@ -12,7 +12,7 @@ import pytest
 from cloud.conversation import Models
 from companion.cli import _parser, main
 from companion.cli_edge_live import turn_taking_options
-from companion.stack import local_stack
+from deploy.local_stack import local_stack
 from edge.config import EdgeConfig
 from tests.fakes import FakeReasoner, FakeTranscriber
 

@@ -11,10 +11,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from edge.audio.listener import Listener
 from edge.config import EdgeConfig
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from edge.runtime import EdgeRuntime
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from edge.vision.analysis import KeyframeAnalyser
 from edge.vision.boxes import Box
 from protocol import (

@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.camera import CameraSource, camera_device
 from edge.errors import MediaError
-from edge.media import SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
-from edge.merging import merge_sources
-from edge.microphone import MicrophoneConverter, MicrophoneSource, microphone_device
+from edge.sources.camera import CameraSource, camera_device
+from edge.sources.media import SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
+from edge.sources.merging import merge_sources
+from edge.sources.microphone import MicrophoneConverter, MicrophoneSource, microphone_device
 
 
 class Ticks:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from cloud.conversation import Models
-from companion.replay import run_replay
-from companion.stack import Stack, local_stack
+from deploy.local_stack import Stack, local_stack
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import SessionSummary
+from simulators.stack_replay import run_replay
 
 pytestmark = pytest.mark.models
 

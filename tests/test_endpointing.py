@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.endpointing import (
+from edge.audio.endpointing import (
     EndpointConfig,
     Endpointer,
     EndpointEvent,
     SpeechEnded,
     SpeechStarted,
 )
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
+from edge.audio.listener import Listener
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 
 CHUNK_S = CHUNK_SAMPLES / SAMPLE_RATE  # 0.032
 

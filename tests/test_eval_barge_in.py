@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
 from simulators.barge_in import interrupt_when_answering, speech_onward
 from simulators.scenarios import ScenarioError, parse_scenario
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from cloud.conversation import Models
-from companion.stack import Stack, local_stack
-from edge.client import GatewayClient, GatewayUnreachable
+from deploy.local_stack import Stack, local_stack
+from edge.link.client import GatewayClient, GatewayUnreachable
 from protocol import AnswerDone, Error, Hello, Message, Query, Sequencer
 from tests.fakes import FakeReasoner, FakeTranscriber
 

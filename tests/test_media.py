@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.errors import MediaError
-from edge.media import SAMPLE_RATE
+from edge.sources.media import SAMPLE_RATE
 from simulators.media import open_video, read_audio
 
 

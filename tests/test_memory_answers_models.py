@@ -11,7 +11,7 @@ import pytest
 
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models
-from cloud.user_data import UserDirectory
+from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Message, Query, Sequencer
 from simulators.bench_reasoner import run_memory_set
 from tests.fakes import FakeTranscriber

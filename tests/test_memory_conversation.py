@@ -11,8 +11,8 @@ import pytest
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models
 from cloud.memory import HashingEmbedder, MemoryKind, NewMemory
-from cloud.reminders import ReminderScheduler
-from cloud.user_data import UserDirectory, user_file
+from cloud.memory.user_data import UserDirectory, user_file
+from cloud.tools.reminders import ReminderScheduler
 from protocol import (
     AnswerDelta,
     AnswerDone,

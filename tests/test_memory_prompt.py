@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cloud.memory.records import Memory, MemoryKind
-from cloud.memory_prompt import MAX_MEMORY_CHARS, build_answer_messages, memory_sentence
-from cloud.prompt import build_messages
-from cloud.recall import turn_memories
+from cloud.prompting.memory_prompt import MAX_MEMORY_CHARS, build_answer_messages, memory_sentence
+from cloud.prompting.prompt import build_messages
+from cloud.prompting.recall import turn_memories
 
 NOW = datetime(2026, 3, 12, 18, 0, tzinfo=UTC)
 

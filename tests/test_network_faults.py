@@ -11,10 +11,10 @@ from typing import Any, ClassVar, Self
 
 import pytest
 
-from edge.client import GatewayClient, GatewayUnreachable
 from edge.errors import EdgeError
-from edge.pending_turns import PendingTurns
-from edge.resuming_link import ResumingLink
+from edge.link.client import GatewayClient, GatewayUnreachable
+from edge.link.pending_turns import PendingTurns
+from edge.link.resuming import ResumingLink
 from protocol import AnswerDone, Error, Hello, Message, Query, Transcript
 from simulators.network_faults import (
     MAX_RETRANSMISSIONS,

@@ -11,11 +11,11 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from cloud.api.openai_endpoint import MAX_TOKENS_CAP, MODEL_NAME, OpenAiEndpoint
+from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Models
-from cloud.openai_endpoint import MAX_TOKENS_CAP, MODEL_NAME, OpenAiEndpoint
-from cloud.reasoner import ChatMessage
-from cloud.server import CloudServer
+from cloud.reasoning.reasoner import ChatMessage
 from companion.cli import main
 from tests.fakes import FakeReasoner, FakeTranscriber
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cloud.backends import make_reasoner, make_reasoning_reasoner
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models
-from cloud.openai_reasoner import OpenAiReasoner
-from cloud.reasoner import ChatMessage
+from cloud.reasoning.backends import make_reasoner, make_reasoning_reasoner
+from cloud.reasoning.openai_reasoner import OpenAiReasoner
+from cloud.reasoning.reasoner import ChatMessage
 from protocol import AnswerDone, Keyframe, Message, Query, Sequencer
 from tests.fakes import FakeTranscriber
 from tests.test_openai_reasoner import ChatServer, _chunk

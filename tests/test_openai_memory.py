@@ -17,17 +17,17 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from cloud.api.memory_chat import with_memories
+from cloud.api.openai_endpoint import MODEL_NAME
+from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory.embedder import Embedder
 from cloud.memory.hashing_embedder import HashingEmbedder
 from cloud.memory.records import Memory, MemoryKind, NewMemory
-from cloud.memory_chat import with_memories
-from cloud.openai_endpoint import MODEL_NAME
-from cloud.reasoner import ChatMessage, Reasoner
-from cloud.server import CloudServer
-from cloud.user_data import UserDirectory
-from companion.stack import local_stack, token_user
+from cloud.memory.user_data import UserDirectory
+from cloud.reasoning.reasoner import ChatMessage, Reasoner
+from deploy.local_stack import local_stack, token_user
 from gateway.accounts import Accounts
 from tests.fakes import FakeReasoner, FakeTranscriber
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cloud.backends import make_reasoner
 from cloud.config import CloudConfig
 from cloud.errors import ModelError
-from cloud.openai_reasoner import OpenAiReasoner, ToolCall
-from cloud.reasoner import ChatMessage
+from cloud.reasoning.backends import make_reasoner
+from cloud.reasoning.openai_reasoner import OpenAiReasoner, ToolCall
+from cloud.reasoning.reasoner import ChatMessage
 
 QUESTION = [ChatMessage(role="user", content="What's my sister called?")]
 
@@ -218,7 +218,7 @@ async def test_a_tool_call_in_reasoning_mode_runs_the_tool_and_says_so(
 
     from cloud.conversation import Conversation, Models
     from cloud.memory import HashingEmbedder
-    from cloud.user_data import UserDirectory
+    from cloud.memory.user_data import UserDirectory
     from protocol import AnswerDone, Message, Query, Sequencer
     from tests.fakes import FakeTranscriber
 
@@ -277,8 +277,8 @@ async def test_reasoning_mode_uses_the_larger_served_model_when_configured(
 ) -> None:
     import asyncio
 
-    from cloud.backends import make_reasoning_reasoner
     from cloud.conversation import Conversation, Models
+    from cloud.reasoning.backends import make_reasoning_reasoner
     from protocol import Message, Query, Sequencer
     from tests.fakes import FakeTranscriber
 

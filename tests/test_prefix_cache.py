@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cloud.prefix_cache import PrefixCaches
+from cloud.reasoning.prefix_cache import PrefixCaches
 
 
 class FakeCache:

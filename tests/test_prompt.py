@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cloud.prompt import LABEL_FLOOR, MAX_OCR_CHARS, NOTHING_SEEN, build_messages
-from cloud.reasoner import ChatMessage
+from cloud.prompting.prompt import LABEL_FLOOR, MAX_OCR_CHARS, NOTHING_SEEN, build_messages
+from cloud.reasoning.reasoner import ChatMessage
 
 
 def _last(messages: list[ChatMessage]) -> str:

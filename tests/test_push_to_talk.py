@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from edge.audio.endpointing import EndpointConfig
+from edge.audio.listener import Listener
 from edge.config import EdgeConfig
-from edge.endpointing import EndpointConfig
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, ButtonPress, MediaItem
 from edge.runtime import EdgeRuntime
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, ButtonPress, MediaItem
 from protocol import Control, Message, Sequencer, SpeechSegment
 from tests.test_barge_in import LoudnessVad, tone
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from cloud.prompt import build_messages
-from cloud.reasoner import ChatMessage, QwenReasoner, _StopWhenSet, compute_dtype
+from cloud.prompting.prompt import build_messages
+from cloud.reasoning.reasoner import ChatMessage, QwenReasoner, _StopWhenSet, compute_dtype
 
 QUESTION_SET = Path(__file__).with_name("reasoner_questions.json")
 FAST_TOKENS = 48  # as the cloud answers in fast mode

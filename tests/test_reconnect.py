@@ -4,10 +4,10 @@ gateway and cloud server (a slow fake reasoner), and the edge session reconnecti
 from __future__ import annotations
 
 from cloud.conversation import Models
-from companion.stack import local_stack
+from deploy.local_stack import local_stack
+from edge.audio.endpointing import EndpointConfig
+from edge.audio.listener import Listener
 from edge.config import EdgeConfig
-from edge.endpointing import EndpointConfig
-from edge.listener import Listener
 from edge.session import EdgeSession
 from simulators.network_faults import NetworkFaults, faulty_connect
 from tests.fakes import FakeTranscriber

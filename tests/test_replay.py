@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge.errors import MediaError
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from simulators.replay import replay
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from cloud.conversation import Conversation, Models
 from cloud.memory import HashingEmbedder, MemoryKind
-from cloud.user_data import UserDirectory
+from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Label, Message, Observation, OcrLine, Query, Sequencer
 from tests.fakes import FakeReasoner, FakeTranscriber
 

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.asr import WhisperTranscriber
 from cloud.conversation import Conversation, Models
-from cloud.speech_decoding import AudioDecodeError, decode_opus, speech_samples
-from cloud.wer import word_error_rate
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
-from edge.speech_encoding import FRAME_SAMPLES, SpeechEncodingError, encode_opus
+from cloud.speech.asr import WhisperTranscriber
+from cloud.speech.speech_decoding import AudioDecodeError, decode_opus, speech_samples
+from edge.audio.speech_encoding import FRAME_SAMPLES, SpeechEncodingError, encode_opus
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from protocol import Error, Message, Sequencer, SpeechSegment, Transcript, decode, encode
 from protocol.audio_packets import pack_packets, split_packets, unpack_packets
 from protocol.errors import ProtocolError
 from simulators.bench_asr import Utterance, load_utterances, read_wav
 from simulators.bench_vad import DEMO_QUESTION
+from simulators.wer import word_error_rate
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.test_edge_privacy import BoxDetector, noisy_frame, runtime_with
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from cloud.memory import HashingEmbedder, MemoryKind, NewMemory
-from cloud.modes import choose_mode
-from cloud.second_person import to_second_person
-from cloud.spoken_time import spoken_duration, spoken_moment
+from cloud.memory.user_data import UserData, UserDirectory, user_file
+from cloud.prompting.second_person import to_second_person
+from cloud.prompting.spoken_time import spoken_duration, spoken_moment
+from cloud.reasoning.modes import choose_mode
 from cloud.tools import parse_intent, perform
 from cloud.tools.intents import (
     AddNote,
@@ -24,7 +25,6 @@ from cloud.tools.intents import (
     SetTimer,
 )
 from cloud.tools.when import parse_when
-from cloud.user_data import UserData, UserDirectory, user_file
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
 

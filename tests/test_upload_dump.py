@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from cloud.conversation import Models
-from companion.replay import UploadDump, run_replay
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from simulators.media import read_audio
+from simulators.stack_replay import UploadDump, run_replay
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.test_vision_faces import haar_faces, in_head_band
 

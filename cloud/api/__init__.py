@@ -1,0 +1,1 @@
+"""The cloud's endpoints: the session websocket and the OpenAI-compatible HTTP routes."""

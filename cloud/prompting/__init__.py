@@ -1,0 +1,1 @@
+"""What the reasoner is told: prompts, recalled memories, times and persons as spoken."""

@@ -1,0 +1,136 @@
+"""What a turn takes from personal memory, and what it leaves there.
+
+Before answering: only the few memories that clearly relate to the question
+(the bundled 0.5B model is misled by a long list; "relate" is a cosine floor
+on top of the hybrid ranking, which alone always returns its best k even when
+nothing matches). After answering: the turn itself (low importance, so it
+rarely outranks a fact), any facts stated in it, and what the glasses saw,
+with the words said at the time, so "where did I leave my keys?" has
+something to find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from cloud.memory.facts import extract_facts
+from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
+from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.prompting.prompt import LABEL_FLOOR
+from cloud.prompting.second_person import to_second_person
+from cloud.reasoning.modes import REASONING
+
+EPISODIC_IMPORTANCE = 0.2
+OBSERVATION_IMPORTANCE = 0.4
+_MAX_QUOTE_CHARS = 600
+# A fast answer sees only what the wearer stated: an old exchange or an old scene
+# ("it says EXIT") would be taken for what is in front of them now.
+FAST_KINDS = frozenset({MemoryKind.FACT, MemoryKind.EXPLICIT})
+ALL_KINDS = frozenset(MemoryKind)
+
+
+def recall(
+    store: SqliteMemoryStore,
+    user: str,
+    question: str,
+    *,
+    mode: str,
+    now: datetime,
+    k_fast: int,
+    k_reasoning: int,
+    min_cosine: float,
+) -> list[Memory]:
+    """The memories worth putting in front of the model for this question, best first."""
+    if not question.strip():
+        return []
+    k = k_reasoning if mode == REASONING else k_fast
+    kinds = ALL_KINDS if mode == REASONING else FAST_KINDS
+    hits = store.search(user, question, now=now, k=k * 3)
+    chosen = [hit.memory for hit in hits if hit.cosine >= min_cosine and hit.memory.kind in kinds]
+    return chosen[:k]
+
+
+def turn_memories(
+    question: str,
+    answer: str,
+    *,
+    now: datetime,
+    source_id: str,
+    ocr_lines: Sequence[str] = (),
+    labels: Sequence[tuple[str, float]] = (),
+) -> list[NewMemory]:
+    """What to store after an answered turn: the exchange, its facts, and the scene."""
+    memories: list[NewMemory] = []
+    asked = _quote(question)
+    if asked:
+        exchange = f'Asked "{asked}"' + (f' and was told "{_quote(answer)}"' if answer else "")
+        memories.append(
+            NewMemory(
+                text=_fit(exchange + "."),
+                time=now,
+                kind=MemoryKind.EPISODIC,
+                source_id=source_id,
+                importance=EPISODIC_IMPORTANCE,
+            )
+        )
+        memories += [
+            fact.to_memory(time=now, source="conversation", source_id=source_id)
+            for fact in extract_facts(question)
+        ]
+    scene = describe_scene(ocr_lines, labels)
+    if scene:
+        said = f', while I said "{asked}"' if asked else ""
+        memories.append(
+            NewMemory(
+                text=_fit(f"The glasses saw {scene}{said}."),
+                time=now,
+                kind=MemoryKind.OBSERVATION,
+                source="glasses",
+                source_id=source_id,
+                importance=OBSERVATION_IMPORTANCE,
+            )
+        )
+    return memories
+
+
+def acknowledge_facts(said: str) -> str | None:
+    """What to say to a plain statement of facts ("My sister's name is Ana."): that it is kept.
+
+    The small model, given a statement and no question, answers as if asked
+    about the camera; a statement that asks nothing gets this instead. None
+    when the utterance states no fact or also asks something.
+    """
+    if "?" in said:
+        return None
+    facts = extract_facts(said)
+    if not facts or len(facts) < len([s for s in re.split(r"[.!;]+", said) if s.strip()]):
+        return None  # something in it was not a fact: let the model answer it
+    kept = " ".join(to_second_person(fact.text) for fact in facts)
+    return f"Got it, I'll remember that. {kept}"
+
+
+def describe_scene(ocr_lines: Sequence[str], labels: Sequence[tuple[str, float]]) -> str:
+    """ "what looked like a desk, with the text "EXIT"", or "" when nothing was made out."""
+    confident = [
+        name.replace("_", " ")
+        for name, score in sorted(labels, key=lambda item: -item[1])
+        if score >= LABEL_FLOOR
+    ][:2]
+    text = " / ".join(line.strip() for line in ocr_lines if line.strip())
+    parts = []
+    if confident:
+        parts.append("what looked like " + " or ".join(f"a {name}" for name in confident))
+    if text:
+        parts.append(f'the text "{_quote(text)}"')
+    return ", with ".join(parts)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.replace('"', "'").split())
+    return text if len(text) <= _MAX_QUOTE_CHARS else text[:_MAX_QUOTE_CHARS] + " …"
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 2] + " …"

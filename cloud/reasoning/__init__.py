@@ -1,0 +1,1 @@
+"""Reasoner backends (bundled Qwen, OpenAI-compatible), modes, prompt caches, interruption."""

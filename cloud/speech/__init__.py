@@ -1,0 +1,1 @@
+"""Speech to text: the bundled Whisper, OpenAI-compatible transcription, decoding segments."""

@@ -1,0 +1,1 @@
+"""How the parts run together: the in-process stack on loopback and the adapters between parts."""

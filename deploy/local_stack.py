@@ -1,0 +1,124 @@
+"""The cloud and the gateway running together in this process, on loopback.
+
+`companion demo`, `serve`, `replay` (without `--gateway`) and the end-to-end
+tests all use this: real websockets and real WebRTC, just on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from cloud.api.session_server import CloudServer
+from cloud.config import CloudConfig
+from cloud.conversation import Models
+from cloud.memory.embedder import MiniLmEmbedder
+from cloud.memory.user_data import UserDirectory
+from cloud.prompting.prompt import build_messages
+from cloud.reasoning.backends import make_reasoner, make_reasoning_reasoner, make_transcriber
+from edge.models import EdgeModels
+from gateway.accounts import Accounts, AuthError
+from gateway.app_api import AppApi
+from gateway.config import GatewayConfig
+from gateway.history import History
+from gateway.memory_access import MemoryAccess
+from gateway.server import Gateway
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stack:
+    gateway_url: str
+    cloud_url: str
+    gateway: Gateway
+    cloud: CloudServer
+    app: AppApi | None = None
+
+
+def load_cloud_models(
+    config: CloudConfig | None = None, progress: Callable[[str], None] = lambda _: None
+) -> Models:
+    """Load speech recognition and the reasoner once for this process."""
+    config = config or CloudConfig.from_env()
+    transcriber = make_transcriber(config, progress)
+    reasoner = make_reasoner(config, progress)
+    progress("loading the memory embedder (all-MiniLM-L6-v2)…")
+    users = UserDirectory(config.data_dir, MiniLmEmbedder())
+    return Models(
+        transcriber=transcriber,
+        reasoner=reasoner,
+        users=users,
+        reasoning_reasoner=make_reasoning_reasoner(config),
+    )
+
+
+def token_user(accounts: Accounts) -> Callable[[str], str | None]:
+    """The gateway's device and session tokens as the cloud API's credentials."""
+
+    def user_of(token: str) -> str | None:
+        try:
+            return accounts.verify(token).user
+        except AuthError as exc:
+            log.info("refused an API token: %s", exc)
+            return None
+
+    return user_of
+
+
+async def warm_up(models: Models, progress: Callable[[str], None] = lambda _: None) -> None:
+    """Run each model once before the first user waits on it.
+
+    The first call of each runtime pays one-off costs (kernel selection, memory
+    arenas) of about a second; one short pass over a camera prompt also leaves
+    the prompt's shared opening in the reasoner's cache for the first real turn.
+    """
+    progress("warming up the models…")
+    noise = (np.random.default_rng(0).standard_normal(8000) * 2000).astype(np.int16)
+    await asyncio.to_thread(models.transcriber.transcribe, noise, 16_000)
+    prompt = build_messages("What is this?", ocr_lines=["EXIT"], labels=[("door", 0.5)])
+    async for _ in models.reasoner.stream(prompt, max_new_tokens=1):
+        pass
+
+
+@asynccontextmanager
+async def local_stack(
+    models: Models,
+    *,
+    host: str = "127.0.0.1",
+    gateway_port: int = 0,
+    cloud_port: int = 0,
+    cloud_config: CloudConfig | None = None,
+    app_models: EdgeModels | None = None,
+    accounts: Accounts | None = None,
+    memory: MemoryAccess | None = None,
+    history: History | None = None,
+) -> AsyncIterator[Stack]:
+    """Run cloud and gateway until the context exits; port 0 picks free ports.
+
+    With `app_models` the gateway also serves the phone app (and runs the edge
+    pipeline on its camera and microphone); with `accounts` every request
+    needs a token.
+    """
+    base = cloud_config or CloudConfig()
+    cloud = CloudServer(
+        models,
+        CloudConfig(**{**base.__dict__, "host": host, "port": cloud_port}),
+        check_token=token_user(accounts) if accounts is not None else None,
+    )
+    async with cloud.running() as server:
+        bound_cloud = next(iter(server.sockets)).getsockname()[1]
+        cloud_url = f"ws://{host}:{bound_cloud}"
+        gateway = Gateway(GatewayConfig(host=host, port=gateway_port, cloud_url=cloud_url))
+        app = (
+            AppApi(gateway, app_models, accounts=accounts, memory=memory, history=history)
+            if app_models is not None
+            else None
+        )
+        async with gateway.running() as bound_gateway:
+            yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)

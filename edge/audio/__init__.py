@@ -1,0 +1,1 @@
+"""The audio chain: VAD → endpointing → turn-taking → wake phrase, and speech encoding."""

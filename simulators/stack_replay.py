@@ -1,0 +1,203 @@
+"""Replaying recorded media through the whole stack, and printing what came back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from cloud.conversation import Models
+from deploy.local_stack import local_stack
+from edge.config import EdgeConfig
+from edge.models import EdgeModels
+from edge.session import EdgeSession, SessionSummary, TurnRecord
+from protocol import AnswerDelta, AnswerDone, Error, Keyframe, Message, Observation, Transcript
+from protocol.latency import breakdown, total_ms
+from simulators.replay import replay
+
+
+async def run_replay(
+    *,
+    video: Path | None,
+    audio: Path | None,
+    edge_config: EdgeConfig,
+    edge_models: EdgeModels,
+    models: Models | None = None,
+    gateway_url: str | None = None,
+    audio_format: str | None = None,
+    speed: str = "max",
+    questions: list[str] | None = None,
+    on_event: Callable[[str, Message, TurnRecord | None], None] | None = None,
+) -> SessionSummary:
+    """Replay files through edge → WebRTC → gateway → cloud.
+
+    With `gateway_url` the replay talks to a running `companion serve`;
+    otherwise it starts the cloud and gateway here, on loopback, with `models`.
+    """
+    source = (
+        replay(video, audio, speed=speed, audio_format=audio_format)  # type: ignore[arg-type]
+        if audio is not None or video is not None
+        else None
+    )
+    async with AsyncExitStack() as stack:
+        if gateway_url is None:
+            if models is None:
+                raise ValueError("either a gateway URL or loaded cloud models are needed")
+            local = await stack.enter_async_context(local_stack(models))
+            gateway_url = local.gateway_url
+        session = EdgeSession(
+            edge_models.listener(edge_config),
+            edge_models.analyser if video is not None else None,
+            replace(edge_config, gateway_url=gateway_url),
+        )
+        return await session.run(source, questions=questions, on_event=on_event)
+
+
+class UploadDump:
+    """Writes every frame that left the device, byte for byte as sent, so a person can check
+    that no bystander's face went out. Passes every event on to `then`."""
+
+    def __init__(
+        self, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> None:
+        self.folder = folder
+        self.then = then
+        self.written: list[Path] = []
+
+    @classmethod
+    def into(
+        cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> UploadDump:
+        """A dump into `folder`, created if needed; UsageError when it cannot be."""
+        from companion.cli_support import UsageError
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--dump-uploads {folder}: {exc.strerror or exc}") from exc
+        if not folder.is_dir():
+            raise UsageError(f"--dump-uploads {folder}: not a folder")
+        return cls(folder, then)
+
+    def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, Keyframe):
+            path = self.folder / f"{len(self.written) + 1:04d}-turn{message.turn_id}.jpg"
+            path.write_bytes(message.jpeg)
+            self.written.append(path)
+        self.then(kind, message, turn)
+
+
+def latency_fields(turn: TurnRecord) -> dict[str, Any]:
+    stages = turn.stages()
+    return {
+        "latency_ms": {name: round(ms, 1) for name, ms in breakdown(stages)},
+        "total_ms": round(total_ms(stages), 1),
+        "inference_ms": round(turn.done.inference_ms, 1) if turn.done else 0.0,
+    }
+
+
+class Printer:
+    """Turns session events into JSON lines or a readable transcript."""
+
+    def __init__(self, *, as_json: bool, out: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout  # looked up now: tests replace sys.stdout per call
+        self._streaming = False
+
+    def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if self.as_json:
+            record = self._record(kind, message, turn)
+            if record is not None:
+                print(json.dumps(record, ensure_ascii=False), file=self.out, flush=True)
+            return
+        self._human(kind, message, turn)
+
+    def _record(
+        self, kind: str, message: Message, turn: TurnRecord | None
+    ) -> dict[str, Any] | None:
+        if isinstance(message, Transcript):
+            return {"type": "transcript", "turn": message.turn_id, "text": message.text}
+        if isinstance(message, Observation):
+            return {
+                "type": "observation",
+                "turn": message.turn_id,
+                "ocr": [line.text for line in message.ocr],
+                "labels": [{"name": lb.name, "score": round(lb.score, 4)} for lb in message.labels],
+                "analysed_ms": round(message.analysed_ms, 1),
+            }
+        if isinstance(message, AnswerDone) and turn is not None:
+            return {
+                "type": "answer",
+                "turn": message.turn_id,
+                "text": message.text,
+                "mode": message.mode,
+                **latency_fields(turn),
+            }
+        if isinstance(message, Error):
+            return {"type": "error", "code": message.code, "message": message.message}
+        return None
+
+    def _human(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, Transcript):
+            heard = f'"{message.text}"' if message.text else "(no speech heard)"
+            self._line(f"Heard:   {heard}")
+        elif isinstance(message, Observation):
+            text = " / ".join(line.text for line in message.ocr)
+            labels = ", ".join(f"{lb.name} {lb.score:.0%}" for lb in message.labels[:3])
+            self._line(f"Saw:     text: {text[:160] or '(none)'}")
+            self._line(f"         looks like: {labels or '(nothing recognised)'}")
+        elif isinstance(message, AnswerDelta):
+            if not self._streaming:
+                print("Answer:  ", end="", file=self.out)
+                self._streaming = True
+            print(message.text, end="", file=self.out, flush=True)
+        elif isinstance(message, AnswerDone) and turn is not None:
+            self._streaming and print(file=self.out)
+            self._streaming = False
+            fields = latency_fields(turn)
+            steps = " → ".join(
+                f"{k.split('→')[1]} {v:.0f} ms" for k, v in fields["latency_ms"].items()
+            )
+            self._line(f"Latency: {steps}")
+            self._line(
+                f"         total {fields['total_ms']:.0f} ms from the last word to the last token received"
+            )
+        elif isinstance(message, Error):
+            self._line(f"Error:   {message.code}: {message.message}")
+
+    def _line(self, text: str) -> None:
+        if self._streaming:
+            print(file=self.out)
+            self._streaming = False
+        print(text, file=self.out, flush=True)
+
+    def summary(self, summary: SessionSummary) -> None:
+        answered = [t for t in summary.turns if t.done is not None]
+        record = {
+            "type": "summary",
+            "turns": len(summary.turns),
+            "answers": len(answered),
+            "no_speech": not any(t.transcript for t in summary.turns),
+            "bytes_upstream": summary.bytes_upstream,
+            "messages_upstream": summary.messages_upstream,
+            "keyframe_bytes": summary.stats.keyframe_bytes,
+            "audio_seconds": round(summary.stats.audio_seconds, 2),
+            "frames_seen": summary.stats.frames_seen,
+            "frames_analysed": summary.stats.frames_analysed,
+            "errors": summary.errors,
+        }
+        if self.as_json:
+            print(json.dumps(record), file=self.out, flush=True)
+            return
+        if record["no_speech"]:
+            self._line("No speech heard: nothing to answer.")
+        self._line(
+            f"Sent upstream: {summary.bytes_upstream:,} bytes in {summary.messages_upstream} "
+            f"messages ({summary.stats.keyframe_bytes:,} bytes of keyframes)"
+        )
+        for error in summary.errors:
+            self._line(f"Error:   {error}")
