@@ -31,12 +31,14 @@ from edge.local_answer import local_answer
 from edge.selection import ByteBudget, Candidate, LiveNotes, select_keyframe
 from edge.sources.media import AudioChunk, ButtonPress, MediaItem, Source, VideoFrame
 from edge.sources.media_checks import checked_audio, checked_frame
+from edge.turns import AnswerBegan, TurnOver, TurnTracker
 from edge.vision.analysis import KeyframeAnalyser, VisualContext
 from edge.vision.jpeg import encode_jpeg
 from edge.vision.quality import assess
 from edge.vision.scaling import fit_longest_side
 from edge.vision.scene import SceneChangeDetector, scene_signature
 from protocol import (
+    ANSWER_MODES,
     MAX_SEGMENT_PART_BYTES,
     AnswerDone,
     Control,
@@ -50,13 +52,11 @@ from protocol import (
     encode,
 )
 from protocol.audio_packets import split_packets
+from protocol.privacy import PrivacyPolicy, may_leave, parse_privacy, policy_for
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Message], Awaitable[None]]
-
-PRIVACY_MODES = ("standard", "no-camera", "local-only")
-ANSWER_MODES = ("auto", "fast", "reasoning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,8 @@ class EdgeStats:
     # Frames the privacy stage kept on the device because face detection failed.
     keyframes_withheld: int = 0
     faces_hidden: int = 0
+    # Messages the privacy policy kept on the device (edge/privacy.py).
+    withheld: int = 0
     local_answers: int = 0
     scene_notes: int = 0
     # Utterances kept on the device (no wake phrase / button) and answers barged in on.
@@ -122,6 +124,8 @@ class EdgeRuntime:
         # Which utterances are questions, and when the wearer talks over an answer.
         self.turn_taking = turn_taking_for(listener, self.config, spotter)
         self._interrupts: list[int] = []
+        # Which turns are open and where each answer stands, fed by both directions.
+        self.turns = TurnTracker()
 
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
@@ -135,28 +139,31 @@ class EdgeRuntime:
                     turns.create_task(self._send_scene_note(item))
                 await self._send_interrupts()
                 for ended in speech:
-                    if self.config.privacy == "local-only":
-                        await self._answer_locally(self._keyframe_for(ended.speech_end))
-                        continue
-                    segment_turn = await self._send_speech(ended)
-                    frame = self._keyframe_for(ended.speech_end)
-                    if frame is not None and self._camera_allowed():
-                        turns.create_task(self._send_visual(segment_turn, frame))
-            for event in self._accepted(self.turn_taking.flush()):
-                if isinstance(event, SpeechEnded):
-                    if self.config.privacy == "local-only":
-                        await self._answer_locally(self._keyframe_for(event.speech_end))
-                    else:
-                        await self._send_speech(event)
+                    await self._take_turn(ended, turns)
+            # A stream that ends mid-utterance: that speech is a question like any other.
+            for ended in self._accepted(self.turn_taking.flush()):
+                await self._take_turn(ended, turns)
+
+    async def _take_turn(self, ended: SpeechEnded, turns: asyncio.TaskGroup) -> None:
+        """One spoken question: answered here (local-only) or sent, with its keyframe if
+        one may leave. The segment says a visual follows only when one really will."""
+        frame = self._keyframe_for(ended.speech_end)
+        if self._policy.answers_on_device:
+            await self._answer_locally(frame)
+            return
+        visual = frame is not None and self._camera_allowed()
+        turn_id = await self._send_speech(ended, visual=visual)
+        if visual and frame is not None:
+            turns.create_task(self._send_visual(turn_id, frame))
 
     async def ask(self, text: str) -> int:
         """A typed question about what is in view now."""
         frame = self._frames[-1] if self._frames else None
-        if self.config.privacy == "local-only":
+        if self._policy.answers_on_device:
             return await self._answer_locally(frame)
         self._turn_id += 1
         visual = frame is not None and self._camera_allowed()
-        await self._send(
+        await self._emit(
             self._out.make(
                 Query, turn_id=self._turn_id, text=text, mode=self.config.mode, visual=visual
             )
@@ -189,8 +196,8 @@ class EdgeRuntime:
             errors=context.errors,
         )
         if self._live.should_send(frame.t, True, len(encode(note))) and self._camera_allowed():
-            self.stats.scene_notes += 1
-            await self._send(note)
+            if await self._emit(note):
+                self.stats.scene_notes += 1
 
     def control(self, message: Control) -> None:
         """Apply a run-time setting sent by the gateway (the app's privacy page) or the wearer.
@@ -199,11 +206,13 @@ class EdgeRuntime:
         analysed for an earlier turn still finishes, but `_send_visual`
         re-checks the mode before anything leaves.
         """
-        if message.action == "privacy" and message.value in PRIVACY_MODES:
-            log.info("privacy mode: %s -> %s", self.config.privacy, message.value)
-            self.config = replace(self.config, privacy=message.value)
-        elif message.action == "mode" and message.value in ANSWER_MODES:
-            self.config = replace(self.config, mode=message.value)
+        privacy = parse_privacy(message.value)
+        mode = next((m for m in ANSWER_MODES if m == message.value), None)
+        if message.action == "privacy" and privacy is not None:
+            log.info("privacy mode: %s -> %s", self.config.privacy, privacy)
+            self.config = replace(self.config, privacy=privacy)
+        elif message.action == "mode" and mode is not None:
+            self.config = replace(self.config, mode=mode)
         elif message.action == "button":  # the phone app's talk button (push-to-talk)
             self.press_button()
         else:
@@ -214,7 +223,7 @@ class EdgeRuntime:
         self._turn_id += 1
         turn_id = self._turn_id
         context: VisualContext | None = None
-        if frame is not None and self._analyser is not None and self.config.privacy != "no-camera":
+        if frame is not None and self._analyser is not None and self._policy.camera:
             analyser = self._analyser
             image = fit_longest_side(frame.image, self.config.max_jpeg_side)
             context = await asyncio.to_thread(analyser.analyse, image)
@@ -223,14 +232,29 @@ class EdgeRuntime:
         answer = self._out.make(
             AnswerDone, turn_id=turn_id, text=local_answer(context), mode="local"
         )
+        self.turns.received(answer)
         if self._deliver is not None:
             await self._deliver(answer)
         else:
             log.info("local answer (turn %s): %s", turn_id, answer.text)
         return turn_id
 
+    @property
+    def _policy(self) -> PrivacyPolicy:
+        return policy_for(self.config.privacy)
+
     def _camera_allowed(self) -> bool:
-        return self._analyser is not None and self.config.privacy == "standard"
+        """A frame (and what was seen in it) may leave for a question."""
+        return self._analyser is not None and self._policy.frames_leave
+
+    async def _emit(self, message: Message) -> bool:
+        """The one way upstream: the privacy policy decides, the turn tracker takes note."""
+        if not may_leave(message, self.config.privacy):
+            self.stats.withheld += 1
+            return False
+        self.turns.sent(message)
+        await self._send(message)
+        return True
 
     def _usable(self, item: MediaItem) -> MediaItem | None:
         """The item in the layout every stage expects, or None (logged, counted) if it is
@@ -268,13 +292,15 @@ class EdgeRuntime:
         self._arrivals.append((item.t + item.duration, self._clock()))
         return self._accepted(self.turn_taking.feed(item))
 
-    def answer_progress(self, turn_id: int, *, finished: bool) -> None:
-        """The session saw the answer to `turn_id` begin (or end): barge-in and follow-up
-        turns depend on it. An interrupt it causes leaves with the next media item."""
-        if finished:
-            self._accepted(self.turn_taking.answer_finished(turn_id))
-        else:
-            self._accepted(self.turn_taking.answer_started(turn_id))
+    def received(self, message: Message) -> None:
+        """A message from upstream for this session: when an answer begins or ends,
+        turn-taking hears of it (barge-in and follow-up turns depend on it). An
+        interrupt it causes leaves with the next media item."""
+        for event in self.turns.received(message):
+            if isinstance(event, AnswerBegan):
+                self._accepted(self.turn_taking.answer_started(event.turn_id))
+            elif isinstance(event, TurnOver):
+                self._accepted(self.turn_taking.answer_finished(event.turn_id))
 
     def press_button(self) -> None:
         """A talk-button press that did not come in the source (the phone app's button)."""
@@ -294,12 +320,10 @@ class EdgeRuntime:
         return speech
 
     async def _send_interrupts(self) -> None:
-        if self.config.privacy == "local-only":
-            self._interrupts.clear()  # nothing leaves the device, not even a turn id
         while self._interrupts:
             turn_id = self._interrupts.pop(0)
-            self.stats.interrupts_sent += 1
-            await self._send(self._out.make(Interrupt, turn_id=turn_id))
+            if await self._emit(self._out.make(Interrupt, turn_id=turn_id)):
+                self.stats.interrupts_sent += 1
 
     def _heard_at(self, source_t: float) -> float:
         """Monotonic time at which audio up to `source_t` had arrived."""
@@ -307,15 +331,15 @@ class EdgeRuntime:
         i = min(bisect.bisect_left(ends, source_t - 1e-6), len(ends) - 1)
         return self._arrivals[i][1] if self._arrivals else self._clock()
 
-    async def _send_speech(self, ended: SpeechEnded) -> int:
+    async def _send_speech(self, ended: SpeechEnded, *, visual: bool) -> int:
+        """`visual`: a keyframe and observation for this turn follow, so the cloud waits."""
         self._turn_id += 1
         self.stats.segments += 1
         codec, parts = self._speech_parts(ended)
-        visual = self._camera_allowed() and bool(self._frames)
         speech_end = self._heard_at(ended.speech_end)
         detected = self._heard_at(ended.detected_at)
         for index, part in enumerate(parts):
-            await self._send(
+            await self._emit(
                 self._out.make(
                     SpeechSegment,
                     turn_id=self._turn_id,
@@ -380,7 +404,7 @@ class EdgeRuntime:
         if jpeg is None:
             self.stats.keyframes_withheld += 1
         else:
-            await self._send(
+            await self._emit(
                 self._out.make(
                     Keyframe,
                     turn_id=turn_id,
@@ -393,7 +417,7 @@ class EdgeRuntime:
             )
             self.stats.keyframes_sent += 1
             self.stats.keyframe_bytes += len(jpeg)
-        await self._send(
+        await self._emit(
             self._out.make(
                 Observation,
                 turn_id=turn_id,

@@ -4,8 +4,8 @@ On a question: the best frame near the end of speech (sharp, decently
 exposed, close to the moment the wearer asked) plus what the vision stages
 made of it. In live mode: a scene note (an Observation without a frame) only
 when the view has changed, and only while the notes of the last minute stay
-under a byte budget. In `no-camera` nothing visual leaves; in `local-only`
-nothing leaves at all.
+under a byte budget. Which kinds of message a privacy mode lets leave is
+decided in edge/privacy.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-PRIVACY_MODES = ("standard", "no-camera", "local-only")
+from protocol import PrivacyMode
+from protocol.privacy import policy_for
 
 # Exposure (mean luminance 0..1) outside this range makes a frame a last resort:
 # a dark or blown-out frame with sharp noise must not beat a plain good one.
@@ -33,24 +34,6 @@ class Candidate:
     sharpness: float
     exposure: float = 0.5
     index: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Uplink:
-    """Which kinds of message a privacy mode lets leave the device."""
-
-    speech: bool
-    frames: bool
-    observations: bool
-
-
-def uplink_for(privacy: str) -> Uplink:
-    """Unknown modes get the strictest treatment, never the loosest."""
-    if privacy == "standard":
-        return Uplink(speech=True, frames=True, observations=True)
-    if privacy == "no-camera":
-        return Uplink(speech=True, frames=False, observations=False)
-    return Uplink(speech=False, frames=False, observations=False)
 
 
 def select_keyframe(
@@ -98,13 +81,13 @@ class LiveNotes:
     """Live mode: decides which scene changes become a scene note upstream."""
 
     budget: ByteBudget
-    privacy: str = "standard"
+    privacy: PrivacyMode = "standard"
     sent: int = 0
     skipped_for_budget: int = 0
 
     def should_send(self, now: float, scene_changed: bool, size: int) -> bool:
         """Call once per frame; on True the caller sends the note and it is counted."""
-        if not scene_changed or not uplink_for(self.privacy).observations:
+        if not scene_changed or not policy_for(self.privacy).observations_leave:
             return False
         if not self.budget.allows(now, size):
             self.skipped_for_budget += 1

@@ -53,10 +53,6 @@ class TurnRecord:
     answered_at: float = 0.0
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def finished(self) -> bool:
-        return self.done is not None or self.transcript == "" or bool(self.errors)
-
     def stages(self) -> tuple[Stage, ...]:
         if self.done is None:
             return ()
@@ -172,7 +168,8 @@ class EdgeSession:
             )
 
     async def _all_finished(self, link: Link) -> None:
-        while not all(t.finished for t in self.turns.values()):
+        assert self._runtime is not None
+        while not self._runtime.turns.all_over:
             if link.closed.is_set():
                 self.errors.append("the connection to the gateway closed")
                 return
@@ -182,7 +179,8 @@ class EdgeSession:
     async def _receive(self, link: Link, notify: OnEvent) -> None:
         async for message in link:
             turn = self.turns.get(getattr(message, "turn_id", -1))
-            self._answer_progress(message, turn)
+            if self._runtime is not None:
+                self._runtime.received(message)
             if isinstance(message, Transcript) and turn is not None:
                 turn.transcript = message.text
                 notify("transcript", message, turn)
@@ -205,15 +203,3 @@ class EdgeSession:
                 notify("error", message, turn)
             self._progress.set()
         self._progress.set()
-
-    def _answer_progress(self, message: Message, turn: TurnRecord | None) -> None:
-        """Tell turn-taking when an answer starts and ends: barge-in and follow-up turns
-        depend on it. Called before `turn` takes the message in."""
-        if turn is None or self._runtime is None:
-            return
-        if isinstance(message, AnswerDelta) and not turn.answer:
-            self._runtime.answer_progress(turn.turn_id, finished=False)
-        elif isinstance(message, AnswerDone | Error) or (
-            isinstance(message, Transcript) and not message.text.strip()
-        ):
-            self._runtime.answer_progress(turn.turn_id, finished=True)

@@ -8,11 +8,16 @@ shares a `turn_id` chosen by the edge.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+# What may leave the device (edge/privacy.py decides what each allows) and how
+# hard the cloud thinks; the codec refuses any other value.
 PrivacyMode = Literal["standard", "no-camera", "local-only"]
 AnswerMode = Literal["auto", "fast", "reasoning"]
+PRIVACY_MODES: tuple[PrivacyMode, ...] = typing.get_args(PrivacyMode)
+ANSWER_MODES: tuple[AnswerMode, ...] = typing.get_args(AnswerMode)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -32,8 +37,8 @@ class Hello(Envelope):
     kind: ClassVar[str] = "hello"
     user: str
     device: str
-    privacy: str = "standard"
-    mode: str = "auto"
+    privacy: PrivacyMode = "standard"
+    mode: AnswerMode = "auto"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +66,7 @@ class SpeechSegment(Envelope):
     speech_end: float = 0.0
     detected_at: float = 0.0
     visual: bool = False
-    mode: str = "auto"
+    mode: AnswerMode = "auto"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,7 +119,7 @@ class Query(Envelope):
     kind: ClassVar[str] = "query"
     turn_id: int
     text: str
-    mode: str = "auto"
+    mode: AnswerMode = "auto"
     visual: bool = False
 
 

@@ -280,3 +280,37 @@ async def test_a_control_from_the_gateway_reaches_the_runtime() -> None:
 
     assert runtime.config.privacy == "local-only"
     assert seen == ["control"]
+
+
+async def cut_off_mid_utterance(frame: npt.NDArray[np.uint8] | None) -> AsyncIterator[MediaItem]:
+    """A stream that ends while the wearer is still speaking (the flush path)."""
+    if frame is not None:
+        yield VideoFrame(0.0, frame)
+    samples = np.full(SAMPLE_RATE, 8000, dtype=np.int16)
+    for offset in range(0, len(samples), CHUNK_SAMPLES):
+        yield AudioChunk(offset / SAMPLE_RATE, samples[offset : offset + CHUNK_SAMPLES])
+
+
+async def test_speech_cut_off_by_the_end_of_the_stream_still_sends_its_keyframe() -> None:
+    runtime, sent, _ = runtime_with(BoxDetector([]))
+
+    await runtime.run(cut_off_mid_utterance(noisy_frame()))
+
+    segments = [m for m in sent if isinstance(m, SpeechSegment)]
+    assert segments and all(s.visual for s in segments)
+    turn = segments[0].turn_id
+    assert [type(m) for m in sent if getattr(m, "turn_id", None) == turn][-2:] == [
+        Keyframe,
+        Observation,
+    ]
+
+
+async def test_speech_with_no_frame_to_send_does_not_promise_a_visual() -> None:
+    for privacy, frame in (("standard", None), ("no-camera", noisy_frame())):
+        runtime, sent, _ = runtime_with(BoxDetector([]), privacy)
+
+        await runtime.run(cut_off_mid_utterance(frame))
+
+        segments = [m for m in sent if isinstance(m, SpeechSegment)]
+        assert segments and not any(s.visual for s in segments)
+        assert not any(isinstance(m, Keyframe | Observation) for m in sent)

@@ -7,7 +7,6 @@ from edge.selection import (
     Candidate,
     LiveNotes,
     select_keyframe,
-    uplink_for,
 )
 
 
@@ -44,15 +43,6 @@ def test_without_frames_in_the_window_the_nearest_frame_is_used() -> None:
 
     assert select_keyframe(frames, speech_end=10.0) == Candidate(5.0, 1)
     assert select_keyframe([], speech_end=10.0) is None
-
-
-def test_privacy_modes_decide_what_may_leave() -> None:
-    assert uplink_for("standard").frames and uplink_for("standard").speech
-    assert not uplink_for("no-camera").frames and uplink_for("no-camera").speech
-    assert not uplink_for("no-camera").observations
-    local = uplink_for("local-only")
-    assert not (local.speech or local.frames or local.observations)
-    assert uplink_for("typo") == local  # unknown modes are the strictest
 
 
 def test_budget_is_a_sliding_minute() -> None:

@@ -2,8 +2,8 @@
 
 The same design as the phone app's delivery (gateway/delivery.py): keep what
 was sent until the far side acknowledges it, and send it again on a new
-connection. Here the acknowledgement of a turn is its end (AnswerDone, an
-Error for the turn, or an empty transcript), because a reconnect reaches a new
+connection. Here the acknowledgement of a turn is its end (edge/turns.py:
+AnswerDone, an Error for the turn, or an empty transcript), because a reconnect reaches a new
 gateway session whose cloud never heard the old one: everything the turn sent
 (speech, keyframe, observation, typed query) is resent, and the new session
 answers it. Pure state, no sockets.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 
-from protocol import AnswerDone, Error, Hello, Message, Transcript
+from edge.turns import ends_turn, turn_of
+from protocol import Hello, Message
 
 # A turn's messages kept at most (a long utterance is a few speech parts and a
 # keyframe); past that the oldest go, like the app's outbox.
@@ -34,22 +35,17 @@ class PendingTurns:
         if isinstance(message, Hello):
             self.hello = message
             return
-        turn_id = getattr(message, "turn_id", None)
-        if not isinstance(turn_id, int) or turn_id in self._finished:
-            return
+        turn_id = turn_of(message)
+        if turn_id is None or turn_id in self._finished:
+            return  # session messages and live scene notes (turn 0) are never resent
         kept = self._turns.setdefault(turn_id, [])
         kept.append(message)
         del kept[:-MAX_KEPT_PER_TURN]
 
     def received(self, message: Message) -> None:
         """A downstream message; the end of a turn acknowledges everything it sent."""
-        turn_id = getattr(message, "turn_id", None)
-        if not isinstance(turn_id, int) or turn_id < 0:
-            return
-        ended = isinstance(message, AnswerDone | Error) or (
-            isinstance(message, Transcript) and not message.text.strip()
-        )
-        if ended:
+        turn_id = turn_of(message)
+        if turn_id is not None and ends_turn(message):
             self._finished.add(turn_id)
             self._turns.pop(turn_id, None)
 
