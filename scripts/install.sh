@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs Companion on a fresh Debian 12/13 machine with Python 3.11: the Debian
+# packages it needs (only those missing; sudo when not root), then a virtual
+# environment in .venv with the project. `--test` adds what the test suite needs.
+# The README's two commands and .ci/run use it; it assumes nothing else installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_PROGRESS_BAR=off
+
+# OpenCV's (and so MediaPipe's) runtime libraries.
+packages=(libgl1 libglib2.0-0)
+extra=""
+if [ "${1:-}" = "--test" ]; then
+  # OpenCV's Haar cascades (the independent face check), Chromium for the phone
+  # app's browser tests, espeak-ng and sox for spoken test media.
+  packages+=(opencv-data chromium espeak-ng sox)
+  extra="[test]"
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e ".${extra}"
