@@ -11,10 +11,12 @@ rule. The output is a short first-person sentence in canonical form
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cloud.memory.records import MemoryKind, NewMemory
+from cloud.memory.sentences import split_sentences
+from cloud.memory.words import content_words
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class ExtractedFact:
     kind: MemoryKind
     importance: float
     rule: str
+    # What the fact is about ("my shoe size", "where:my keys", "i live"): a later fact
+    # with the same slot replaces this one. None for facts that add up (allergies, likes).
+    slot: str | None = None
 
     def to_memory(
         self,
@@ -42,15 +47,15 @@ class ExtractedFact:
             source_id=source_id,
             place=place,
             importance=self.importance,
+            slot=self.slot,
         )
 
 
 _FLAGS = re.IGNORECASE
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _FILLER = re.compile(
     r"^(?:(?:hey|hi|ok|okay|oh|so|well|um+|uh+|also|and|btw|fyi|alright|right|companion"
-    r"|by the way|just so you know|for the record|for your information|just)\b[\s,:—-]*)+",
+    r"|by the way|just so you know|for the record|for your information|just|actually|oh and)\b[\s,:—-]*)+",
     _FLAGS,
 )
 _QUESTION_START = re.compile(
@@ -70,6 +75,28 @@ _VAGUE_OWNED = frozenset(
     question answer idea plan job way day""".split()
 )
 _I_AM = r"(?:i'm|i am|im)"
+_TITLE = r"(?:(?:dr|mr|mrs|ms|mx|prof|sir|dame)\.? )"
+_NAME = rf"(?P<what>(?i:{_TITLE})?[\w'-]+(?: [A-Z][\w'-]*)?)"
+# A capitalised first word that names someone, not one that starts any sentence.
+_NOT_NAMES = frozenset(
+    """the this that these those it he she they we you i there here everyone everybody someone
+    somebody nobody people what when where who why how my our your his her their a an one
+    today tomorrow yesterday""".split()
+)
+# Words that make "my X is Y" a fact worth keeping: X is one of these (or "favourite …").
+_ATTRIBUTE_NOUNS = frozenset(
+    """size code number password passcode pin combination passphrase doctor dentist physio
+    physiotherapist therapist optician vet gp hairdresser barber landlord landlady boss manager
+    neighbour neighbor accountant lawyer solicitor mechanic plumber electrician cleaner
+    babysitter nanny teacher coach trainer tutor address postcode zip email registration plate
+    type dose dosage job school bank pharmacy surgery clinic hospital nickname username id
+    reg handle budget rent salary height weight""".split()
+)
+_TRAILING_TIME = re.compile(
+    r"\s+(?:now|recently|these days|last (?:week|month|year|summer|spring|autumn|winter)"
+    r"|this (?:week|month|year)|a (?:week|month|year|while) ago|(?:\w+ )?(?:weeks|months|years) ago)$",
+    re.IGNORECASE,
+)
 
 # Each rule: (name, pattern matched at the start of a cleaned sentence, template, importance).
 _RULES: tuple[tuple[str, re.Pattern[str], str, float], ...] = (
@@ -107,15 +134,16 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, float], ...] = (
             r"^(?i:my (?P<who>(?:\w+'s )?(?:wife|husband|partner|son|daughter|mother|mom|mum"
             r"|father|dad|brother|sister|friend|best friend|boss|doctor|dentist|manager"
             r"|neighbou?r|girlfriend|boyfriend|colleague|cat|dog|grandmother|grandfather|grandma"
-            r"|grandpa|aunt|uncle|cousin|niece|nephew|roommate|landlord|teacher))(?:'s name is"
-            r"| is called| is named)) (?P<what>[\w'-]+(?: [A-Z][\w'-]*)?)"
+            r"|grandpa|aunt|uncle|cousin|niece|nephew|roommate|landlord|landlady|teacher|vet"
+            r"|physio|physiotherapist|optician|hairdresser|accountant|lawyer|gp))(?:'s name is"
+            rf"| is now called| is called| is named| is now named)) {_NAME}"
         ),
         "My {who}'s name is {what}.",
         0.8,
     ),
     (
         "name",
-        re.compile(r"^(?i:my name is) (?P<what>[\w'-]+(?: [A-Z][\w'-]*)?)"),
+        re.compile(rf"^(?i:my name is) {_NAME}"),
         "My name is {what}.",
         0.8,
     ),
@@ -123,7 +151,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, float], ...] = (
         "date",
         re.compile(
             r"^(?P<whose>my(?: \w+'s)?|[A-Z][a-z]+'s) (?P<event>birthday|anniversary|wedding)"
-            r" is (?:on )?(?P<what>.+)",
+            r" is (?:now )?(?:on )?(?P<what>.+)",
             _FLAGS,
         ),
         "{whose} {event} is on {what}.",
@@ -179,6 +207,39 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, float], ...] = (
         0.6,
     ),
     (
+        "moved",
+        re.compile(
+            r"^(?:i(?: have|'ve)?|we(?: have|'ve)?)(?: just| recently| finally)? moved"
+            r" (?:house )?(?:to|into) (?P<what>.+)",
+            _FLAGS,
+        ),
+        "I live in {what}.",
+        0.6,
+    ),
+    (
+        "about-someone",
+        re.compile(
+            r"^(?P<who>(?i:my|our) (?:\w+'s )?[\w-]+(?: [\w-]+)?|[A-Z][a-z'-]+)"
+            r" (?P<verb>(?i:is (?:very |severely |also )?allergic to|prefers|likes|loves|hates"
+            r"|dislikes|enjoys|drinks|eats|takes|doesn't eat|does not eat|doesn't drink"
+            r"|can't eat|cannot eat|lives in|lives near|lives at|works at|works in|works for"
+            r"|is vegetarian|is vegan)) ?(?P<what>.*)"
+        ),
+        "{who} {verb} {what}.",
+        0.7,
+    ),
+    (
+        "attribute",
+        re.compile(
+            r"^(?P<whose>my \w+'s|my|our|the|[A-Z][a-z'-]+'s) (?P<thing>[\w'. -]{1,50}?)"
+            r" (?:is|are|'s)(?: now| currently| actually| still)*(?: called| named)?"
+            r" (?P<what>.+)",
+            _FLAGS,
+        ),
+        "{whose} {thing} is {what}.",
+        0.8,
+    ),
+    (
         "preference",
         re.compile(
             r"^i (?P<verb>really like|really love|like|love|prefer|hate|dislike|can't stand"
@@ -201,52 +262,100 @@ _CLAUSE_END = re.compile(
     r"\s*(?:,| but | because | although | though | so that | and then | which | if | unless )",
     _FLAGS,
 )
-_LIST_RULES = frozenset({"allergy", "diet", "preference"})  # "peanuts, eggs and milk" stays whole
+_CONDITIONAL = re.compile(r"^(?:if|unless|when|whether|suppose|maybe|perhaps)\b", _FLAGS)
+_NOT_A_VALUE = re.compile(
+    r"^(?:not|n't|never|no longer|a bit|so|very|really|too|always|getting|going|broken|dead"
+    r"|lost|gone|missing|fine|ok|okay|great|good|bad|it|that|this|wrong|right|correct|incorrect"
+    r"|expired|changed|different|the same|new|old|easy|hard|secret|private|mine|yours)\b",
+    _FLAGS,
+)
+_LIST_RULES = frozenset({"allergy", "diet", "preference", "about-someone"})
 _MAX_FACT_CHARS = 300
 
 
 def extract_facts(utterance: str) -> list[ExtractedFact]:
-    """The facts stated in one utterance, in order; an empty list when there are none."""
+    """The facts stated in one utterance, in order; an empty list when there are none.
+
+    A sentence that follows a "remember …" request and states no fact of its own
+    ("Remember that my vet is Dr. Bianchi. She's at the Mill Road surgery.") is
+    part of what was asked to be kept, so it joins the request's memory.
+    """
     facts: list[ExtractedFact] = []
     for sentence in _sentences(utterance):
-        fact = _explicit(sentence) or _stated(sentence)
+        fact = _explicit(sentence)
+        if fact is None:
+            fact = _stated(sentence)
+            if fact is None and facts and facts[-1].kind is MemoryKind.EXPLICIT:
+                if not _QUESTION_START.match(sentence) and len(sentence.split()) > 1:
+                    joined = facts[-1].text + " " + _finish(sentence)
+                    facts[-1] = replace(facts[-1], text=joined[:_MAX_FACT_CHARS], slot=None)
+                continue
         if fact is not None and fact not in facts:
             facts.append(fact)
     return facts
 
 
+def fact_slot(text: str) -> str | None:
+    """What a stored fact's text is about ("My shoe size is 43." → "my shoe size"), or None."""
+    sentence = text.strip().rstrip(".!;")
+    fact = _stated(sentence)
+    return fact.slot if fact is not None else None
+
+
 def _sentences(utterance: str) -> list[str]:
     text = utterance.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    text = re.sub(r"\s+", " ", text).strip()
     out = []
-    for raw in _SENTENCE_END.split(text):
+    for raw in split_sentences(text):
         sentence = raw.strip()
         if not sentence or sentence.endswith("?"):
             continue
         sentence = _FILLER.sub("", sentence).strip(" ,")
         if sentence:
-            out.append(sentence.rstrip(".!;"))
+            out.append(sentence.rstrip("!;").removesuffix("."))
     return out
 
 
 def _explicit(sentence: str) -> ExtractedFact | None:
-    """ "Remember that …", "don't forget …": the wearer decided this matters."""
+    """ "Remember that …", "don't forget …": the wearer decided this matters.
+
+    What they asked to keep is kept whole: the canonical fact is used only when
+    it says everything the request said ("Remember that my doctor is Dr. Okafor
+    at the Elm Street clinic" is never cut to a name).
+    """
     match = _REMEMBER.match(sentence)
     if match is None:
         return None
-    what = match.group("what").strip(" .,:")
+    what = match.group("what").strip(" ,:")
     if re.match(r"^to\s", what, _FLAGS):
-        body = "Reminder: " + what[3:].strip()
+        body, slot = "Reminder: " + what[3:].strip(), None
     else:
         stated = _stated(what)
-        body = stated.text if stated is not None else _sentence_case(what)
+        if stated is not None and content_words(what) <= content_words(stated.text):
+            body, slot = stated.text, stated.slot
+        else:
+            body, slot = _sentence_case(what), None
     if len(body.split()) < 2 or _DEICTIC.match(what):
         return None  # "remember this place": about what is in view, not in the words
-    return ExtractedFact(_finish(body), MemoryKind.EXPLICIT, 0.9, "remember")
+    return ExtractedFact(_finish(body), MemoryKind.EXPLICIT, 0.9, "remember", slot)
 
 
 def _stated(sentence: str) -> ExtractedFact | None:
+    """The fact in a sentence, or in one of its comma clauses ("They reset it, my code is …")."""
     if _QUESTION_START.match(sentence):
+        return None
+    fact = _stated_clause(sentence)
+    if fact is not None or _CONDITIONAL.match(sentence):
+        return fact
+    clauses = sentence.split(", ")
+    for start in range(1, len(clauses)):
+        fact = _stated_clause(_FILLER.sub("", ", ".join(clauses[start:])).strip(" ,"))
+        if fact is not None:
+            return fact
+    return None
+
+
+def _stated_clause(sentence: str) -> ExtractedFact | None:
+    if not sentence or _QUESTION_START.match(sentence):
         return None
     for name, pattern, template, importance in _RULES:
         match = pattern.match(sentence)
@@ -258,24 +367,95 @@ def _stated(sentence: str) -> ExtractedFact | None:
             what = _CLAUSE_END.split(what, maxsplit=1)[0]
         else:
             what = re.split(r"\s*(?: but | because | although | though )", what, maxsplit=1)[0]
-        parts["what"] = what.strip(" .,")
-        if not parts["what"] or not _plausible(name, parts):
+        what = what.strip(" ,")
+        what = what.removesuffix(".") if not re.search(r"\b\w\.$", what) else what
+        if name in {"moved", "about-me", "attribute", "about-someone"}:
+            what = _TRAILING_TIME.sub("", what)
+        parts["what"] = what
+        if not _plausible(name, parts):
             continue
+        if name in {"attribute", "about-someone"}:
+            parts["who"] = _tidy_owner(parts.get("who", ""))
+            parts["whose"] = _tidy_owner(parts.get("whose", ""))
         text = template.format(**parts)
-        return ExtractedFact(_finish(text), MemoryKind.FACT, importance, name)
+        return ExtractedFact(_finish(text), MemoryKind.FACT, importance, name, _slot(name, parts))
+    return None
+
+
+def _tidy_owner(owner: str) -> str:
+    """ "MY son's" → "my son's"; a name keeps its capitals."""
+    head, _, rest = owner.partition(" ")
+    if head.lower() in {"my", "our", "the"}:
+        return head.lower() + (" " + rest if rest else "")
+    return owner
+
+
+def _slot(rule: str, parts: dict[str, str]) -> str | None:
+    """What the fact is about, in a form two phrasings of the same thing share."""
+
+    def owner(text: str) -> str:
+        text = text.lower().strip()
+        return re.sub(r"^(?:our|the|a|an)\b", "my", text)
+
+    if rule == "name":
+        return owner("my " + parts["who"]) if "who" in parts else "my name"
+    if rule == "date":
+        return f"{owner(parts['whose'])} {parts['event'].lower()}"
+    if rule == "put-down":
+        thing = parts.get("thing") or "my car"
+        return "where:" + owner(thing)
+    if rule == "whereabouts":
+        return "where:my " + parts["thing"].lower()
+    if rule == "about-me" and parts["verb"].lower() in {"live", "work", "study"}:
+        return "i " + parts["verb"].lower()
+    if rule == "moved":
+        return "i live"
+    if rule == "about-someone":
+        verb = parts["verb"].lower().split()[0]
+        if verb in {"lives", "works"}:
+            return f"{owner(parts['who'])} {verb}"
+        return None
+    if rule == "attribute":
+        return f"{owner(parts['whose'])} {parts['thing'].lower()}"
     return None
 
 
 def _plausible(rule: str, parts: dict[str, str]) -> bool:
     """Reject matches that fit the pattern but are not facts ("my mind is on it", "I love it")."""
-    if rule == "preference" and _PRONOUN_OBJECT.match(parts["what"]):
+    what = parts.get("what", "")
+    if not what and rule != "about-someone":
+        return False
+    if rule == "preference" and _PRONOUN_OBJECT.match(what):
         return False
     if rule == "whereabouts":
         thing = parts["thing"].lower().split()
         if not thing or thing[-1] in _VAGUE_OWNED:
             return False
-    if rule == "put-down" and _PRONOUN_OBJECT.match(parts["what"]):
+    if rule == "put-down" and _PRONOUN_OBJECT.match(what):
         return False
+    if rule == "about-someone":
+        who = parts["who"].split()
+        if who[0].lower() not in {"my", "our"} and who[0].lower() in _NOT_NAMES:
+            return False
+        if not what and not parts["verb"].lower().startswith("is "):
+            return False
+        if what and _PRONOUN_OBJECT.fullmatch(what):
+            return False
+    if rule == "attribute":
+        thing = [word.strip(".'") for word in parts["thing"].lower().split()]
+        whose = parts["whose"].split()
+        if len(whose) == 1 and whose[0].lower().removesuffix("'s") in _NOT_NAMES - {
+            "my",
+            "our",
+            "the",
+        }:
+            return False
+        if not thing or thing[-1] in _VAGUE_OWNED:
+            return False
+        if not (set(thing) & _ATTRIBUTE_NOUNS or thing[0] in {"favourite", "favorite"}):
+            return False
+        if _NOT_A_VALUE.match(what) or re.match(rf"^(?:{_PLACE_PREP})\b", what, _FLAGS):
+            return False
     return True
 
 
@@ -284,8 +464,10 @@ def _finish(text: str) -> str:
     text = re.sub(r"\bi\b", "I", text)
     text = re.sub(r"\bim\b", "I'm", text, flags=_FLAGS)
     text = re.sub(r"\bi'm\b", "I'm", text)
-    text = _sentence_case(text)[:_MAX_FACT_CHARS].rstrip(" .,;")
-    return text + "."
+    text = _sentence_case(text)[:_MAX_FACT_CHARS].rstrip(" ,;")
+    if re.search(r"(?:\b\w|\b(?:a\.m|p\.m|etc|St|Ave|Rd))\.$", text):
+        return text  # it ends with an abbreviation's own full stop
+    return text.rstrip(".") + "."
 
 
 def _sentence_case(text: str) -> str:

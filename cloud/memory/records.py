@@ -39,9 +39,13 @@ class NewMemory:
     source_id: str | None = None
     place: str | None = None
     importance: float = 0.5
+    # What a fact is about ("my shoe size"); a later fact with the same slot replaces it.
+    slot: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", check_text(self.text))
+        if self.slot is not None:
+            object.__setattr__(self, "slot", check_label(self.slot, "slot").lower())
         object.__setattr__(self, "time", to_utc(self.time, "time"))
         object.__setattr__(self, "kind", MemoryKind(self.kind))
         object.__setattr__(self, "source", check_label(self.source, "source"))
@@ -67,6 +71,14 @@ class Memory:
     importance: float
     created: datetime
     updated: datetime
+    slot: str | None = None
+    # A replaced fact stays as history: the id of the memory that replaced it, and when.
+    replaced_by: str | None = None
+    superseded_at: datetime | None = None
+
+    @property
+    def replaced(self) -> bool:
+        return self.replaced_by is not None
 
     def to_json(self) -> dict[str, Any]:
         """Every field, times as ISO 8601 UTC: what an export or the CLI prints."""
@@ -82,6 +94,9 @@ class Memory:
             "importance": self.importance,
             "created": iso_utc(self.created),
             "updated": iso_utc(self.updated),
+            "slot": self.slot,
+            "replaced_by": self.replaced_by,
+            "superseded_at": None if self.superseded_at is None else iso_utc(self.superseded_at),
         }
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
+from cloud.memory.facts import fact_slot
 from cloud.memory.ranking import (
     Candidate,
     RankingWeights,
@@ -76,7 +77,10 @@ CREATE TABLE IF NOT EXISTS memories (
     importance REAL NOT NULL CHECK (importance BETWEEN 0.0 AND 1.0),
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
-    embedding BLOB NOT NULL
+    embedding BLOB NOT NULL,
+    slot TEXT,
+    replaced_by TEXT,
+    superseded_at TEXT
 );
 CREATE INDEX IF NOT EXISTS memories_by_user_time ON memories (user_id, time DESC, seq DESC);
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
@@ -96,7 +100,16 @@ CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text, place ON 
     INSERT INTO memories_fts (rowid, text, place) VALUES (new.seq, new.text, new.place);
 END;
 """
-_COLUMNS = "id, user_id, kind, text, source, source_id, time, place, importance, created, updated"
+_COLUMNS = (
+    "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
+    " slot, replaced_by, superseded_at"
+)
+_INSERT_COLUMNS = (
+    "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
+    " slot, embedding"
+)
+# Columns added after the first release: a store written before them gains them on open.
+_ADDED_COLUMNS = (("slot", "TEXT"), ("replaced_by", "TEXT"), ("superseded_at", "TEXT"))
 
 
 def utc_now() -> datetime:
@@ -138,6 +151,7 @@ class SqliteMemoryStore:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA secure_delete = ON")
             self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            self._migrate()
         except sqlite3.Error as exc:
             self._conn.close()
             raise MemoryStoreError(
@@ -146,6 +160,30 @@ class SqliteMemoryStore:
             ) from exc
         self._data_version = self._read_data_version()
         self._adopt_embedder()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older release up to this schema, in one transaction.
+
+        Facts stored before slots existed get theirs from their text, so a new
+        "my shoe size is now 44" replaces an old "My shoe size is 43.".
+        """
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(memories)")}
+        missing = [(name, kind) for name, kind in _ADDED_COLUMNS if name not in present]
+        with self._transaction():
+            for name, kind in missing:
+                self._conn.execute(f"ALTER TABLE memories ADD COLUMN {name} {kind}")
+            if "slot" in {name for name, _ in missing}:
+                rows = self._conn.execute(
+                    "SELECT seq, text FROM memories WHERE kind IN ('fact', 'explicit')"
+                ).fetchall()
+                self._conn.executemany(
+                    "UPDATE memories SET slot = ? WHERE seq = ?",
+                    [(slot, seq) for seq, text in rows if (slot := fact_slot(text)) is not None],
+                )
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS memories_by_slot ON memories (user_id, slot)"
+                " WHERE slot IS NOT NULL"
+            )
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -176,10 +214,13 @@ class SqliteMemoryStore:
         """Store memories in one transaction; near-duplicates refresh what is there.
 
         A duplicate is the same kind, cosine above DEDUPE_COSINE and the same
-        content words; it moves the existing memory's time to the later of the
-        two (and keeps the higher importance) instead of adding a row. Bulk
-        imports of data known to be distinct may pass `deduplicate=False`,
-        which skips the O(n) comparison per memory.
+        content words, or a fact with the same slot and content words; it moves
+        the existing memory's time to the later of the two (and keeps the
+        higher importance) instead of adding a row. A fact with a slot replaces
+        the user's current facts of that slot ("My shoe size is 44." after
+        "My shoe size is 43."): the older is kept as history, marked replaced,
+        and no longer found by search. Bulk imports of data known to be
+        distinct may pass `deduplicate=False`, which skips both checks.
         """
         check_user(user)
         for memory in memories:
@@ -193,9 +234,16 @@ class SqliteMemoryStore:
             index = self._index(user)
             stored: list[Memory] = []
             for memory, vector in zip(memories, vectors, strict=True):
-                existing = self._duplicate_of(user, index, memory, vector) if deduplicate else None
+                existing = None
+                if deduplicate:
+                    existing = self._duplicate_of(user, index, memory, vector) or self._same_fact(
+                        user, memory
+                    )
                 if existing is None:
-                    stored.append(self._insert(user, memory, vector, stamp, index))
+                    added = self._insert(user, memory, vector, stamp, index)
+                    if deduplicate and memory.slot is not None:
+                        added = self._supersede(user, added, index)
+                    stored.append(added)
                 else:
                     stored.append(self._refresh(existing, memory, stamp, index))
             return stored
@@ -210,10 +258,13 @@ class SqliteMemoryStore:
             time = changes.time or current.time
             importance = current.importance if changes.importance is None else changes.importance
             text = changes.text or current.text
+            slot = current.slot
+            if changes.text is not None and current.slot is not None:
+                slot = fact_slot(text) or current.slot  # a corrected fact keeps what it is about
             stamp = iso_utc(self._clock())
             self._conn.execute(
                 "UPDATE memories SET text = ?, kind = ?, time = ?, place = ?, importance = ?,"
-                " updated = ?, embedding = COALESCE(?, embedding) WHERE seq = ?",
+                " updated = ?, embedding = COALESCE(?, embedding), slot = ? WHERE seq = ?",
                 (
                     text,
                     kind.value,
@@ -222,11 +273,12 @@ class SqliteMemoryStore:
                     importance,
                     stamp,
                     None if vector is None else vector.tobytes(),
+                    slot,
                     seq,
                 ),
             )
             index = self._indexes.get(user)
-            if index is not None:
+            if index is not None and seq in index:
                 index.update(
                     seq,
                     vector=vector,
@@ -246,6 +298,9 @@ class SqliteMemoryStore:
                 importance=importance,
                 created=current.created,
                 updated=parse_iso(stamp),
+                slot=slot,
+                replaced_by=current.replaced_by,
+                superseded_at=current.superseded_at,
             )
 
     def delete(self, user: str, memory_id: str) -> None:
@@ -254,7 +309,7 @@ class SqliteMemoryStore:
             seq, _ = self._row(user, memory_id)
             self._conn.execute("DELETE FROM memories WHERE seq = ?", (seq,))
             index = self._indexes.get(user)
-            if index is not None:
+            if index is not None and seq in index:
                 index.remove(seq)
 
     def delete_all(self, user: str) -> int:
@@ -467,7 +522,7 @@ class SqliteMemoryStore:
             return index
         rows = self._conn.execute(
             "SELECT seq, kind, (julianday(time) - 2440587.5) * 86400.0, importance, embedding"
-            " FROM memories WHERE user_id = ?",
+            " FROM memories WHERE user_id = ? AND replaced_by IS NULL",
             (user,),
         ).fetchall()
         dimension = self._embedder.dimension
@@ -557,7 +612,7 @@ class SqliteMemoryStore:
     ) -> Memory:
         memory_id = uuid.uuid4().hex
         cursor = self._conn.execute(
-            f"INSERT INTO memories ({_COLUMNS}, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO memories ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 memory_id,
                 user,
@@ -570,6 +625,7 @@ class SqliteMemoryStore:
                 memory.importance,
                 stamp,
                 stamp,
+                memory.slot,
                 vector.tobytes(),
             ),
         )
@@ -589,7 +645,55 @@ class SqliteMemoryStore:
             importance=memory.importance,
             created=created,
             updated=created,
+            slot=memory.slot,
         )
+
+    def _same_fact(self, user: str, memory: NewMemory) -> tuple[int, Memory] | None:
+        """A current fact of the same slot saying the same thing, whatever its kind:
+        "Remember my shoe size is 44" after "my shoe size is now 44" is one fact."""
+        if memory.slot is None:
+            return None
+        words = content_words(memory.text)
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
+            " AND replaced_by IS NULL",
+            (user, memory.slot),
+        )
+        for row in rows:
+            found = _memory(row[1:])
+            if content_words(found.text) == words:
+                return int(row[0]), found
+        return None
+
+    def _supersede(self, user: str, added: Memory, index: VectorIndex) -> Memory:
+        """Mark the user's other current facts of `added`'s slot as replaced by the newest.
+
+        Usually that is `added`; a fact told late about an earlier time is itself
+        the history when a newer fact of its slot is already stored.
+        """
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
+            " AND replaced_by IS NULL AND kind IN ('fact', 'explicit')",
+            (user, added.slot),
+        ).fetchall()
+        current = [(int(row[0]), _memory(row[1:])) for row in rows]
+        if len(current) < 2:
+            return added
+        current.sort(key=lambda item: (item[1].time, item[0]))
+        newest = current[-1][1]
+        result = added
+        for seq, memory in current[:-1]:
+            self._conn.execute(
+                "UPDATE memories SET replaced_by = ?, superseded_at = ? WHERE seq = ?",
+                (newest.id, iso_utc(newest.time), seq),
+            )
+            if seq in index:
+                index.remove(seq)
+            if memory.id == added.id:
+                result = dataclasses.replace(
+                    added, replaced_by=newest.id, superseded_at=newest.time
+                )
+        return result
 
     def _refresh(
         self, existing: tuple[int, Memory], memory: NewMemory, stamp: str, index: VectorIndex
@@ -632,9 +736,22 @@ class SqliteMemoryStore:
 
 
 def _memory(row: Sequence[Any]) -> Memory:
-    (memory_id, user, kind, text, source, source_id, time, place, importance, created, updated) = (
-        row
-    )
+    (
+        memory_id,
+        user,
+        kind,
+        text,
+        source,
+        source_id,
+        time,
+        place,
+        importance,
+        created,
+        updated,
+        slot,
+        replaced_by,
+        superseded_at,
+    ) = row
     return Memory(
         id=str(memory_id),
         user=str(user),
@@ -647,4 +764,7 @@ def _memory(row: Sequence[Any]) -> Memory:
         importance=float(importance),
         created=parse_iso(str(created)),
         updated=parse_iso(str(updated)),
+        slot=None if slot is None else str(slot),
+        replaced_by=None if replaced_by is None else str(replaced_by),
+        superseded_at=None if superseded_at is None else parse_iso(str(superseded_at)),
     )

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from cloud.memory.facts import extract_facts
 from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
+from cloud.memory.sentences import split_sentences
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.prompting.prompt import LABEL_FLOOR
 from cloud.prompting.second_person import to_second_person
@@ -105,7 +106,9 @@ def acknowledge_facts(said: str) -> str | None:
     if "?" in said:
         return None
     facts = extract_facts(said)
-    if not facts or len(facts) < len([s for s in re.split(r"[.!;]+", said) if s.strip()]):
+    sentences = [s for s in split_sentences(said) if re.search(r"\w", s)]
+    requested = facts and facts[0].kind is MemoryKind.EXPLICIT  # later sentences join it
+    if not facts or (len(facts) < len(sentences) and not requested):
         return None  # something in it was not a fact: let the model answer it
     kept = " ".join(to_second_person(fact.text) for fact in facts)
     return f"Got it, I'll remember that. {kept}"
