@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_PROGRESS_BAR=off
 
-# OpenCV's (and so MediaPipe's) runtime libraries.
-packages=(libgl1 libglib2.0-0)
+# OpenCV's (and so MediaPipe's) runtime libraries; espeak-ng, the program that
+# gives the spoken answers' voice its phonemes.
+packages=(libgl1 libglib2.0-0 espeak-ng)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   # OpenCV's Haar cascades (the independent face check), Chromium for the phone
