@@ -23,7 +23,7 @@ from cloud.config import CloudConfig
 from cloud.memory.records import Memory
 from cloud.memory.user_data import UserData, UserDirectory
 from cloud.prompting.memory_prompt import build_answer_messages
-from cloud.prompting.recall import acknowledge_facts, recall, turn_memories
+from cloud.prompting.recall import acknowledge_facts, direct_answer, recall, turn_memories
 from cloud.reasoning.interruption import unless_interrupted
 from cloud.reasoning.modes import choose_mode
 from cloud.reasoning.openai_reasoner import ToolCallingReasoner
@@ -231,6 +231,11 @@ class Conversation:
         if data is not None:
             memories = await self._recall(data, question, mode, now)
             turn.stages.append(Stage(name="retrieval", at=self._clock()))
+            # "What's my shoe size?" with one fact that clearly answers it: read the fact back.
+            if (told := direct_answer(question, memories)) is not None:
+                await self._say(turn, told)
+                await self._remember(data, turn, question, told, now)
+                return
         text, spent = await self._stream_answer(
             turn, question, self._resolve(mode), memories, now, data
         )

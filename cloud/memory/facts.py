@@ -90,7 +90,8 @@ _ATTRIBUTE_NOUNS = frozenset(
     neighbour neighbor accountant lawyer solicitor mechanic plumber electrician cleaner
     babysitter nanny teacher coach trainer tutor address postcode zip email registration plate
     type dose dosage job school bank pharmacy surgery clinic hospital nickname username id
-    reg handle budget rent salary height weight""".split()
+    reg handle budget rent salary height weight gym club team church supermarket airline insurer
+    provider""".split()
 )
 _TRAILING_TIME = re.compile(
     r"\s+(?:now|recently|these days|last (?:week|month|year|summer|spring|autumn|winter)"

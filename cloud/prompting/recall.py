@@ -19,6 +19,7 @@ from cloud.memory.facts import extract_facts
 from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
 from cloud.memory.sentences import split_sentences
 from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.topics import clear_match, focus, match_topics, with_synonyms
 from cloud.prompting.prompt import LABEL_FLOOR
 from cloud.prompting.second_person import to_second_person
 from cloud.reasoning.modes import REASONING
@@ -30,6 +31,21 @@ _MAX_QUOTE_CHARS = 600
 # ("it says EXIT") would be taken for what is in front of them now.
 FAST_KINDS = frozenset({MemoryKind.FACT, MemoryKind.EXPLICIT})
 ALL_KINDS = frozenset(MemoryKind)
+# Candidates considered before the topic check picks among them.
+_MIN_POOL = 20
+_MAX_LOOKUP_WORDS = 14
+_LOOKUP = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|companion|please)[,\s]+)*(?:what|what's|whats|who|who's|whos"
+    r"|whom|where|where's|wheres|when|when's|whens|which|how|remind me|tell me|do you know"
+    r"|do you remember|can you remind me|can you tell me)\b",
+    re.IGNORECASE,
+)
+_OPEN_ENDED = re.compile(
+    r"\b(?:should|could|would|might|recommend|suggest|think|idea|ideas|best|plan|weather|why"
+    r"|how (?:do|can|should|to|long|far|much|many)|get to|buy|cook|make|today|tonight"
+    r"|tomorrow|yesterday|last|ago|did)\b",
+    re.IGNORECASE,
+)
 
 
 def recall(
@@ -48,9 +64,39 @@ def recall(
         return []
     k = k_reasoning if mode == REASONING else k_fast
     kinds = ALL_KINDS if mode == REASONING else FAST_KINDS
-    hits = store.search(user, question, now=now, k=k * 3)
-    chosen = [hit.memory for hit in hits if hit.cosine >= min_cosine and hit.memory.kind in kinds]
-    return chosen[:k]
+    hits = store.search(user, with_synonyms(question), now=now, k=max(k * 3, _MIN_POOL))
+    matches = match_topics(question, [hit.memory for hit in hits])
+    # A fact naming what was asked about ("shoe" in "my shoe size") is relevant even
+    # where MiniLM finds the question and the fact far apart.
+    chosen = [
+        hit.memory
+        for hit, match in zip(hits, matches, strict=True)
+        if hit.memory.kind in kinds and (hit.cosine >= min_cosine or match.distinctive > 0)
+    ]
+    return focus(question, chosen)[:k]
+
+
+def direct_answer(question: str, memories: Sequence[Memory]) -> str | None:
+    """The stored fact itself, to the wearer, when a plain lookup question has one clear answer.
+
+    "What's my shoe size?" with "My shoe size is 44." among the memories is
+    answered "Your shoe size is 44." without the model: the 0.5B model, shown
+    a shoe size and a shirt size, sometimes picks the wrong one, and a fact
+    read back cannot. Open questions ("what should I get Tom?") and questions
+    that several facts fit equally are left to the model.
+    """
+    asked = " ".join(question.replace("’", "'").split())
+    if (
+        not _LOOKUP.match(asked)
+        or _OPEN_ENDED.search(asked)
+        or len(asked.split()) > _MAX_LOOKUP_WORDS
+    ):
+        return None
+    facts = [memory for memory in memories if memory.kind in FAST_KINDS and not memory.replaced]
+    memory = clear_match(asked, facts)
+    if memory is None or memory.text.startswith("Reminder:"):
+        return None
+    return to_second_person(memory.text)
 
 
 def turn_memories(
