@@ -1,0 +1,117 @@
+"""The wearer's settings for one app session, changed by a pure reducer.
+
+`apply_control(settings, control)` is the whole rule for what the app's Live
+and Privacy pages may set: it returns the new settings and what must happen
+because of the change (tell the cloud, delete old data), or a refusal to show
+the user. No sockets, no clocks: the app session carries out the effects.
+
+Face blur is not a switch. Bystanders never agreed to be sent anywhere, so a
+request to turn blur off is refused, saying what to use instead ("no-camera"
+sends no frames at all). Retention (in days, 0 = until deleted) covers
+everything kept for the user; the app sends it on every connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from protocol import ANSWER_MODES, AnswerMode, Control, PrivacyMode
+from protocol.privacy import parse_privacy
+
+FACE_BLUR_LOCKED = (
+    "face blur stays on: bystanders' faces are always blurred before a frame leaves; "
+    "choose privacy mode no-camera to send no frames at all"
+)
+# Days a retention setting may name: five digits is over 270 years.
+MAX_RETENTION_DIGITS = 5
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    """What the app's Live and Privacy pages set for this session."""
+
+    privacy: PrivacyMode = "standard"
+    mode: AnswerMode = "auto"
+    paused: bool = False
+    retention_days: int = 0  # 0 = keep until deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request was not carried out, as the app shows it (an `Error`'s code and text)."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TellCloud:
+    """The cloud hears the wearer's setting the way it would from any edge."""
+
+    action: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnforceRetention:
+    """Delete what the user keeps (history, memories) older than this."""
+
+    max_age_s: float
+
+
+Effect = TellCloud | EnforceRetention
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A control's outcome: the settings after it, and what follows (or why nothing does)."""
+
+    settings: AppSettings
+    effects: tuple[Effect, ...] = ()
+    refusal: Refusal | None = None
+
+
+def parse_answer_mode(value: str) -> AnswerMode | None:
+    """An answer mode from outside (a Control's value), or None if it is none."""
+    for mode in ANSWER_MODES:
+        if value == mode:
+            return mode
+    return None
+
+
+def with_mode(settings: AppSettings, mode: AnswerMode) -> AppSettings:
+    """A Hello or a typed question names the answer mode it wants."""
+    return replace(settings, mode=mode)
+
+
+def apply_hello(settings: AppSettings, privacy: PrivacyMode, mode: AnswerMode) -> AppSettings:
+    """The app's Hello states its mode and privacy (the codec has checked both)."""
+    return replace(settings, privacy=privacy, mode=mode)
+
+
+def apply_control(settings: AppSettings, control: Control) -> Applied:
+    """The settings after one `Control` from the app, with its effects or its refusal."""
+    action, value = control.action, control.value
+    if action == "mode" and (mode := parse_answer_mode(value)) is not None:
+        return Applied(replace(settings, mode=mode), (TellCloud(action, value),))
+    if action == "privacy" and (privacy := parse_privacy(value)) is not None:
+        return Applied(replace(settings, privacy=privacy), (TellCloud(action, value),))
+    if action in ("pause", "resume"):
+        return Applied(replace(settings, paused=action == "pause"))
+    if action == "face_blur" and value == "off":
+        return Applied(settings, refusal=Refusal("face_blur_locked", FACE_BLUR_LOCKED))
+    if action == "face_blur" and value == "on":
+        return Applied(settings, (TellCloud(action, value),))  # always so; the cloud still hears
+    if action == "retention" and _is_days(value):
+        days = int(value)
+        effects = (EnforceRetention(days * SECONDS_PER_DAY),) if days else ()
+        return Applied(replace(settings, retention_days=days), effects)
+    return Applied(
+        settings, refusal=Refusal("bad_control", f"unknown setting {action!r}={value!r}")
+    )
+
+
+def _is_days(value: str) -> bool:
+    # isascii: str.isdigit() also accepts digits like "²" that int() refuses.
+    return value.isascii() and value.isdigit() and len(value) <= MAX_RETENTION_DIGITS
