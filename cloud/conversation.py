@@ -32,6 +32,7 @@ from cloud.speech.asr import Transcriber
 from cloud.speech.speech_decoding import speech_samples
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
+from cloud.turn_limits import TurnLimits
 from protocol import (
     AnswerDelta,
     AnswerDone,
@@ -47,6 +48,7 @@ from protocol import (
     Stage,
     Transcript,
 )
+from protocol.limits import MAX_QUEUED_TURNS
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,11 @@ class Turn:
         source = self.segment or self.query
         return bool(source and source.visual)
 
+    @property
+    def queued(self) -> bool:
+        """Its question is complete: it waits for (or gets) an answer."""
+        return self.segment is not None or self.query is not None
+
     def audio(self) -> np.ndarray:
         """The whole utterance as PCM; AudioDecodeError (a failed turn) if it cannot be read."""
         joined = b"".join(self.parts[i] for i in sorted(self.parts))
@@ -128,10 +135,30 @@ class Conversation:
         self._clock = clock
         self._out = Sequencer(session_id, clock)
         self._turns: dict[int, Turn] = {}
-        self._ready: asyncio.Queue[Turn] = asyncio.Queue()
+        # Bounded (protocol.limits); TurnLimits refuses a question before it would overflow.
+        self._ready: asyncio.Queue[Turn] = asyncio.Queue(maxsize=MAX_QUEUED_TURNS)
+        self._limits = TurnLimits()
         self.answered = 0
 
-    def receive(self, message: Message) -> None:
+    def receive(self, message: Message) -> Error | None:
+        """File a message, unless it is past one of the session's ceilings
+        (cloud.turn_limits): then the Error returned is for the sender, and the
+        session goes on."""
+        now = self._clock()
+        refusal = self._limits.check(message, self._turns, queued=self._ready.qsize(), now=now)
+        if refusal is not None:
+            log.info("session %s: refused %s: %s", self.session_id, message.kind, refusal.text)
+            return self._out.make(
+                Error,
+                code=refusal.code,
+                message=refusal.text,
+                ref_seq=message.seq,
+                turn_id=refusal.turn_id,
+            )
+        self._file(message)
+        return None
+
+    def _file(self, message: Message) -> None:
         """File a message under its turn; a complete turn is queued for an answer."""
         now = self._clock()
         if isinstance(message, SpeechSegment):

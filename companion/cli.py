@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="gateway HTTP port")
     serve.add_argument("--cloud-port", type=int, default=8765)
+    serve.add_argument(
+        "--cloud-host",
+        default="127.0.0.1",
+        help="where the internal cloud port listens (default loopback: only this gateway uses it)",
+    )
     serve.add_argument("--user", default="me", help="print a phone-app pairing link for this user")
     serve.add_argument(
         "--openai-port",
@@ -242,7 +247,7 @@ async def _replay(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from deploy.local_stack import load_cloud_models, local_stack, warm_up
+    from deploy.local_stack import is_loopback, load_cloud_models, local_stack, warm_up
 
     if args.openai_port is not None and not 0 <= args.openai_port <= 65535:
         raise UsageError(f"--openai-port {args.openai_port}: not a port number")
@@ -256,11 +261,13 @@ async def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         gateway_port=args.port,
         cloud_port=args.cloud_port,
+        cloud_host=args.cloud_host,
         cloud_config=config,
         **app,
     ) as stack:
         print(f"gateway: {stack.gateway_url}  (POST /v1/sessions with an SDP offer)", flush=True)
-        print(f"cloud:   {stack.cloud_url}", flush=True)
+        reach = "loopback only" if is_loopback(args.cloud_host) else "reachable from the network"
+        print(f"cloud:   {stack.cloud_url}  ({reach}; gateway-signed sessions only)", flush=True)
         if stack.cloud.openai_url is not None:
             print(f"openai:  {stack.cloud.openai_url}  (POST /chat/completions)", flush=True)
         code = app["accounts"].pairing_code(args.user)

@@ -7,6 +7,7 @@ tests all use this: real websockets and real WebRTC, just on one machine.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +40,14 @@ class Stack:
     gateway: Gateway
     cloud: CloudServer
     app: AppApi | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def load_cloud_models(
@@ -93,6 +102,7 @@ async def local_stack(
     host: str = "127.0.0.1",
     gateway_port: int = 0,
     cloud_port: int = 0,
+    cloud_host: str = "127.0.0.1",
     cloud_config: CloudConfig | None = None,
     app_models: EdgeModels | None = None,
     accounts: Accounts | None = None,
@@ -103,18 +113,24 @@ async def local_stack(
 
     With `app_models` the gateway also serves the phone app (and runs the edge
     pipeline on its camera and microphone); with `accounts` every request
-    needs a token.
+    needs a token. The cloud's port binds to `cloud_host`, loopback unless told
+    otherwise, whatever `host` the gateway serves on: only this process's
+    gateway, holding the per-process secret, has any business there.
     """
     base = cloud_config or CloudConfig()
     cloud = CloudServer(
         models,
-        CloudConfig(**{**base.__dict__, "host": host, "port": cloud_port}),
+        CloudConfig(**{**base.__dict__, "host": cloud_host, "port": cloud_port}),
         check_token=token_user(accounts) if accounts is not None else None,
     )
     async with cloud.running() as server:
         bound_cloud = next(iter(server.sockets)).getsockname()[1]
-        cloud_url = f"ws://{host}:{bound_cloud}"
-        gateway = Gateway(GatewayConfig(host=host, port=gateway_port, cloud_url=cloud_url))
+        dial = "127.0.0.1" if cloud_host in ("0.0.0.0", "") else cloud_host
+        cloud_url = f"ws://{dial}:{bound_cloud}"
+        gateway = Gateway(
+            GatewayConfig(host=host, port=gateway_port, cloud_url=cloud_url),
+            cloud_secret=cloud.gateway_secret,
+        )
         app = (
             AppApi(gateway, app_models, accounts=accounts, memory=memory, history=history)
             if app_models is not None

@@ -232,6 +232,7 @@ class AppApi:
                     on_closed=self._forget,
                     grace_s=self._grace_s,
                     enforce_retention=self.enforce_retention,
+                    cloud_secret=self.gateway.cloud_secret,
                 )
             except (OSError, TimeoutError) as exc:
                 log.warning("cloud unreachable: %s", exc)

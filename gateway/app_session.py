@@ -34,19 +34,19 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from edge.config import EdgeConfig
 from edge.link.webrtc import CONTEXT_CHANNEL, offers_data_channel, rtc_configuration
 from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
+from gateway.cloud_link import connect_cloud
 from gateway.delivery import Inbox, Outbox
 from gateway.history import History
 from gateway.session_lifecycle import CloudBoundSession
 from gateway.track_source import TrackSource
 from protocol import (
-    MAX_MESSAGE_BYTES,
     Ack,
     AnswerDone,
     Control,
@@ -153,10 +153,13 @@ class AppSession(CloudBoundSession):
         on_closed: Callable[[str], None],
         grace_s: float = RESUME_GRACE_S,
         enforce_retention: RetentionEnforcer | None = None,
+        cloud_secret: bytes,
     ) -> AppSession:
         # The OCR and classifier load once per process, off the event loop.
         await asyncio.to_thread(lambda: edge_models.analyser)
-        cloud = await connect(cloud_url, max_size=MAX_MESSAGE_BYTES * 2, open_timeout=5)
+        cloud = await connect_cloud(
+            cloud_url, user=user, session_id=session_id, secret=cloud_secret
+        )
         session = cls(
             session_id,
             user,

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig | None = None) -> None:
+    def __init__(self, config: GatewayConfig | None = None, *, cloud_secret: bytes) -> None:
         self.config = config or GatewayConfig()
+        # Signs each session's claim to the cloud (protocol.claims); the cloud holds the same.
+        self.cloud_secret = cloud_secret
         self.sessions: dict[str, GatewaySession] = {}
         # Told (user, status) whenever an edge reports its glasses (the phone app listens).
         self.device_listeners: list[Callable[[str, DeviceStatus], None]] = []
@@ -68,6 +70,7 @@ class Gateway:
                 self.config.cloud_url,
                 on_closed=self._forget,
                 user=request.get(AUTHENTICATED_USER),
+                cloud_secret=self.cloud_secret,
             )
         except (OSError, TimeoutError) as exc:
             log.warning("cloud unreachable at %s: %s", self.config.cloud_url, exc)

@@ -9,13 +9,13 @@ import logging
 from collections.abc import Callable
 
 from aiortc import RTCDataChannel, RTCPeerConnection
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from gateway.cloud_link import connect_cloud
 from gateway.session_lifecycle import CloudBoundSession
 from protocol import (
-    MAX_MESSAGE_BYTES,
     DeviceStatus,
     Error,
     Hello,
@@ -76,8 +76,12 @@ class GatewaySession(CloudBoundSession):
         cloud_url: str,
         on_closed: Callable[[str], None],
         user: str | None = None,
+        *,
+        cloud_secret: bytes,
     ) -> GatewaySession:
-        cloud = await connect(cloud_url, max_size=MAX_MESSAGE_BYTES * 2, open_timeout=5)
+        cloud = await connect_cloud(
+            cloud_url, user=user, session_id=session_id, secret=cloud_secret
+        )
         session = cls(session_id, cloud, on_closed, user)
         session._tasks = {
             asyncio.create_task(session._relay_to_cloud()),

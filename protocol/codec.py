@@ -18,18 +18,30 @@ import msgpack
 
 from protocol.errors import ProtocolError
 from protocol.limits import (
+    MAX_FRAME_PIXELS,
+    MAX_FRAME_SIDE,
     MAX_ID_CHARS,
     MAX_ITEMS,
     MAX_JPEG_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_SAMPLE_RATE,
     MAX_SEGMENT_PART_BYTES,
+    MAX_SEGMENT_PARTS,
     MAX_TEXT_CHARS,
+    MIN_SAMPLE_RATE,
     PROTOCOL_VERSION,
 )
-from protocol.messages import MESSAGE_TYPES, Message
+from protocol.messages import MESSAGE_TYPES, Keyframe, Message
 
 # Per-field byte ceilings; any other bytes field is bounded by the message size.
 _BYTES_LIMITS = {"jpeg": MAX_JPEG_BYTES, "pcm": MAX_SEGMENT_PART_BYTES}
+# Per-field ranges for whole numbers (inclusive); every other int is bounded by 64 bits.
+_INT_RANGES = {
+    "sample_rate": (MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+    "part": (0, MAX_SEGMENT_PARTS - 1),
+    "width": (1, MAX_FRAME_SIDE),
+    "height": (1, MAX_FRAME_SIDE),
+}
 _ID_FIELDS = {"session_id", "user", "device", "kind", "code", "action", "mode", "privacy", "codec"}
 
 
@@ -67,7 +79,13 @@ def decode(data: bytes | bytearray | memoryview | str) -> Message:
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
-    return typing.cast(Message, _build(cls, body, kind))
+    message = typing.cast(Message, _build(cls, body, kind))
+    if isinstance(message, Keyframe) and message.width * message.height > MAX_FRAME_PIXELS:
+        raise ProtocolError(
+            f"{kind}: a {message.width}×{message.height} frame is over the "
+            f"{MAX_FRAME_PIXELS}-pixel ceiling; scale it down before sending"
+        )
+    return message
 
 
 def _to_plain(value: Any) -> Any:
@@ -124,6 +142,11 @@ def _check(tp: Any, value: Any, where: str, name: str) -> Any:
             except ProtocolError:
                 continue
         raise ProtocolError(f"{where}: {type(value).__name__} matches none of {tp}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ProtocolError(f"{where}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
     if tp is bool:
@@ -135,6 +158,8 @@ def _check(tp: Any, value: Any, where: str, name: str) -> Any:
             raise ProtocolError(f"{where}: expected int, got {type(value).__name__}")
         if not -(2**63) <= value < 2**63:
             raise ProtocolError(f"{where}: integer out of range")
+        if (bounds := _INT_RANGES.get(name)) is not None and not bounds[0] <= value <= bounds[1]:
+            raise ProtocolError(f"{where}: {value} is outside {bounds[0]}–{bounds[1]}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -1,4 +1,10 @@
-"""Size and duration ceilings, checked on every decode.
+"""Every ceiling on what a peer may send, in one place.
+
+The codec checks the per-message ones on every decode (sizes, sample rates,
+frame sizes, part numbers); the cloud checks the per-turn and per-session ones
+as it assembles turns (seconds per utterance, parts, open and queued turns,
+questions per minute); the edge checks frames entering it. Each refusal is an
+`Error` to the sender and the session goes on.
 
 WebRTC data channels negotiate a maximum message size (262,144 bytes for both
 Chromium and aiortc), so every message must fit in one; a long utterance is
@@ -12,6 +18,23 @@ MAX_JPEG_BYTES = 200_000
 # 6.25 s of 16 kHz s16le audio per part.
 MAX_SEGMENT_PART_BYTES = 200_000
 MAX_SEGMENT_SECONDS = 30.0
+# Speech outside telephone-to-studio rates is a mistake or an attack: a rate of 1 Hz
+# once asked the resampler for ~12 GiB.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 48_000
+# 30 s of 48 kHz PCM is 15 full parts; Opus needs far fewer.
+MAX_SEGMENT_PARTS = 32
+# All parts of one utterance together: 30 s of 48 kHz s16le.
+MAX_SEGMENT_BYTES = int(MAX_SEGMENT_SECONDS * MAX_SAMPLE_RATE * 2)
+# Turns heard but not yet answered, per session (a turn waits for its question to end).
+MAX_OPEN_TURNS = 8
+# Complete turns waiting for the model, per session.
+MAX_QUEUED_TURNS = 4
+# Questions (spoken or typed) a session may ask in any sliding minute.
+MAX_QUESTIONS_PER_MINUTE = 20
+# A frame's sides and area: 4K video fits; a 16k×16k frame (1 GiB decoded) does not.
+MAX_FRAME_SIDE = 8_192
+MAX_FRAME_PIXELS = 4_096 * 4_096
 MAX_TEXT_CHARS = 8_000
 MAX_ID_CHARS = 128
 MAX_ITEMS = 256

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-
 from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory import HashingEmbedder
 from cloud.memory.user_data import UserDirectory
+from gateway.cloud_link import connect_cloud
 from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, decode, encode
 from tests.fakes import FakeReasoner, FakeTranscriber
 
@@ -33,7 +32,9 @@ async def test_reminder_fires_into_the_session_after_the_wearer_reconnects(tmp_p
             port = next(iter(server.sockets)).getsockname()[1]
             url = f"ws://127.0.0.1:{port}"
             first = Sequencer("first")
-            async with connect(url) as connection:
+            async with await connect_cloud(
+                url, user="alice", session_id="first", secret=cloud.gateway_secret
+            ) as connection:
                 await connection.send(encode(first.make(Hello, user="alice", device="test")))
                 await connection.send(
                     encode(first.make(Query, turn_id=1, text="Remind me to stretch in 3 seconds"))
@@ -43,7 +44,9 @@ async def test_reminder_fires_into_the_session_after_the_wearer_reconnects(tmp_p
                 assert done.text == "OK, I'll remind you to stretch in 3 seconds."
             # The session ends before the reminder is due; the wearer comes back later.
             second = Sequencer("second")
-            async with connect(url) as connection:
+            async with await connect_cloud(
+                url, user="alice", session_id="second", secret=cloud.gateway_secret
+            ) as connection:
                 await connection.send(encode(second.make(Hello, user="alice", device="test")))
                 note = await _until(connection, Notification)
     finally:

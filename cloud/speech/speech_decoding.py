@@ -14,6 +14,7 @@ import numpy.typing as npt
 from cloud.errors import CloudError
 from protocol.audio_packets import SPEECH_CODECS, unpack_packets
 from protocol.errors import ProtocolError
+from protocol.limits import MAX_SAMPLE_RATE, MAX_SEGMENT_SECONDS, MIN_SAMPLE_RATE
 
 # libopus's encoder look-ahead (the pre-skip its Ogg header would carry), at 48 kHz.
 LIBOPUS_PRE_SKIP_48K = 312
@@ -25,6 +26,11 @@ class AudioDecodeError(CloudError):
 
 def speech_samples(codec: str, data: bytes, sample_rate: int) -> npt.NDArray[np.int16]:
     """Mono s16 samples at `sample_rate` from the segment's joined audio bytes."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(
+            f"speech at {sample_rate} Hz; rates from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} "
+            "are accepted"
+        )
     if codec == "pcm":
         if len(data) % 2:
             raise AudioDecodeError(
@@ -48,9 +54,20 @@ def decode_opus(data: bytes, sample_rate: int) -> npt.NDArray[np.int16]:
         decoder.layout = "mono"
         resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
         chunks: list[npt.NDArray[np.generic]] = []
+        # Packets are small but each may decode to up to 120 ms: stop at the utterance
+        # ceiling rather than trust the packet count.
+        ceiling = int(MAX_SEGMENT_SECONDS * sample_rate) + sample_rate
+        decoded = 0
         for packet in [*packets, None]:
             for frame in decoder.decode(None if packet is None else av.Packet(packet)):
-                chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+                    decoded += len(chunks[-1])
+                if decoded > ceiling:
+                    raise AudioDecodeError(
+                        f"Opus speech runs past {MAX_SEGMENT_SECONDS:g} seconds; ask in a "
+                        "shorter question"
+                    )
         chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
     except (av.FFmpegError, ValueError) as exc:
         raise AudioDecodeError(

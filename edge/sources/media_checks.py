@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import MediaError
+from protocol.limits import MAX_FRAME_PIXELS, MAX_FRAME_SIDE
 
 # Smaller than this is no picture (a truncated decode); the gates and models need a few pixels.
 MIN_FRAME_SIDE = 16
@@ -34,6 +35,12 @@ def checked_frame(image: object) -> npt.NDArray[np.uint8]:
         raise MediaError(
             f"a {image.shape[1]}×{image.shape[0]} frame is too small to be a picture "
             "(a truncated or failed decode?)"
+        )
+    height, width = image.shape[:2]
+    if max(height, width) > MAX_FRAME_SIDE or height * width > MAX_FRAME_PIXELS:
+        raise MediaError(
+            f"a {width}×{height} frame is over the {MAX_FRAME_SIDE}-pixel side or "
+            f"{MAX_FRAME_PIXELS}-pixel area ceiling; scale the source down"
         )
     if image.ndim == 2 or image.shape[2] == 1:
         return cast("npt.NDArray[np.uint8]", cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))

@@ -1,0 +1,60 @@
+"""Shared secrets kept in a file: created once, atomically, readable by the owner only.
+
+Two processes starting at once (a gateway and a CLI command, say) must end up
+with the same secret, and neither may ever read a half-written or empty file:
+an empty signing key would let anyone forge tokens. So the secret is written
+whole to a private temporary file and then linked into place; whoever links
+first wins and everyone re-reads the winner's file and checks its length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+SECRET_BYTES = 32
+
+
+class SecretFileError(Exception):
+    """A secret file exists but cannot be used; the message says what to do."""
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) owner-only (0700); tighten it if it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # a shared folder we do not own stays as it is
+        path.chmod(0o700)
+    return path
+
+
+def load_or_create_secret(path: Path, *, length: int = SECRET_BYTES) -> bytes:
+    """The secret in `path`, made (random, `length` bytes, mode 0600) if there is none."""
+    try:
+        return _checked(path, path.read_bytes(), length)
+    except FileNotFoundError:
+        pass
+    private_dir(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(length))
+            out.flush()
+            os.fsync(out.fileno())
+        # link() never replaces: if another process got there first, its secret stands.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return _checked(path, path.read_bytes(), length)
+
+
+def _checked(path: Path, secret: bytes, length: int) -> bytes:
+    if len(secret) < length:
+        raise SecretFileError(
+            f"{path} holds {len(secret)} bytes, fewer than {length}; "
+            "delete it to make a new secret (tokens signed with the old one stop working)"
+        )
+    return secret
