@@ -1,21 +1,23 @@
-"""The cloud's settings: where it listens, how long answers may be."""
+"""The cloud's settings: where it listens, how long answers may be, which models answer.
+
+Nothing here reads the environment: `companion/settings.py` layers the file,
+the environment and the flags over these defaults and builds a CloudConfig.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REASONERS = ("bundled", "openai")
+# "auto": bfloat16 where the CPU computes in it natively, else float32 (see
+# cloud/reasoning/reasoner.py:compute_dtype); int8 is opt-in.
+REASONER_DTYPES = ("auto", "bfloat16", "float32", "int8")
+
 
 def default_data_dir() -> Path:
-    """COMPANION_DATA, else ~/.local/share/companion (XDG_DATA_HOME when set)."""
-    chosen = os.environ.get("COMPANION_DATA")
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "companion"
+    """~/.local/share/companion: the settings put COMPANION_DATA or XDG_DATA_HOME over it."""
+    return Path.home() / ".local" / "share" / "companion"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,12 +43,14 @@ class CloudConfig:
     memory_min_cosine: float = 0.2
     # "bundled" (Qwen on this machine) or "openai" (any chat-completions server).
     reasoner: str = "bundled"
+    # The bundled reasoner's compute type: one of REASONER_DTYPES.
+    reasoner_dtype: str = "auto"
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_model: str = ""
     # A larger model for reasoning mode, where one is served; empty: openai_model for both.
     openai_reasoning_model: str = ""
-    # The API key is read from this environment variable, never from a file.
-    openai_api_key_env: str = "OPENAI_API_KEY"
+    # The served model's API key (the settings take it from the environment, never a file).
+    openai_api_key: str | None = field(default=None, repr=False)
     # Send the turn's keyframe to the served model as an image, per mode (a vision model).
     openai_images_fast: bool = False
     openai_images_reasoning: bool = False
@@ -55,37 +59,10 @@ class CloudConfig:
     asr_model: Path | None = None
     asr_base_url: str = ""
     asr_api_model: str = "whisper-1"
-    asr_api_key_env: str = "OPENAI_API_KEY"
+    asr_api_key: str | None = field(default=None, repr=False)
     # How often due reminders are looked for.
     reminder_poll_s: float = 1.0
     # Serve the cloud's own model as OpenAI-compatible /v1/chat/completions on this port
     # (same host as the cloud); None: off. With a key set, requests must bear it.
     openai_port: int | None = None
     openai_serve_key: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> CloudConfig:
-        """Defaults overridden by COMPANION_REASONER, COMPANION_OPENAI_BASE_URL,
-        COMPANION_OPENAI_MODEL, COMPANION_OPENAI_REASONING_MODEL, COMPANION_OPENAI_SERVE_KEY,
-        COMPANION_OPENAI_IMAGES, COMPANION_ASR_MODEL, COMPANION_ASR_BASE_URL and
-        COMPANION_ASR_API_MODEL (data: COMPANION_DATA)."""
-        env = os.environ if environ is None else environ
-        default = cls()
-        return dataclasses.replace(
-            default,
-            reasoner=env.get("COMPANION_REASONER") or default.reasoner,
-            openai_base_url=env.get("COMPANION_OPENAI_BASE_URL") or default.openai_base_url,
-            openai_model=env.get("COMPANION_OPENAI_MODEL") or default.openai_model,
-            openai_reasoning_model=env.get("COMPANION_OPENAI_REASONING_MODEL")
-            or default.openai_reasoning_model,
-            openai_serve_key=env.get("COMPANION_OPENAI_SERVE_KEY") or default.openai_serve_key,
-            # COMPANION_OPENAI_IMAGES: the modes whose served model is shown the keyframe.
-            openai_images_fast="fast" in env.get("COMPANION_OPENAI_IMAGES", "").split(","),
-            openai_images_reasoning="reasoning"
-            in env.get("COMPANION_OPENAI_IMAGES", "").split(","),
-            asr_model=Path(env["COMPANION_ASR_MODEL"])
-            if env.get("COMPANION_ASR_MODEL")
-            else default.asr_model,
-            asr_base_url=env.get("COMPANION_ASR_BASE_URL") or default.asr_base_url,
-            asr_api_model=env.get("COMPANION_ASR_API_MODEL") or default.asr_api_model,
-        )

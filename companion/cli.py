@@ -9,24 +9,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from companion import cli_app, cli_bridge, cli_edge, cli_edge_live, cli_eval, cli_memory
+from companion import (
+    cli_app,
+    cli_bridge,
+    cli_config,
+    cli_edge,
+    cli_edge_live,
+    cli_eval,
+    cli_memory,
+)
 from companion.cli_support import (
     Register,
     UsageError,
+    add_edge_flags,
+    add_setting_flag,
     check_files,
-    default_recordings,
+    given_setting_flags,
     print_result,
     probe_media,
     progress_printer,
+    settings_of,
 )
+from companion.settings import SettingsError, apply_to_process, load_settings
 
 if TYPE_CHECKING:
     from cloud.config import CloudConfig
@@ -42,6 +53,7 @@ AREA_COMMANDS: tuple[Register, ...] = (
     cli_eval.register,
     cli_edge_live.register,
     cli_edge.register,
+    cli_config.register,
 )
 
 
@@ -53,8 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("aioice", "aiortc", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    apply_to_process(args.settings)
     try:
         return int(asyncio.run(args.run(args)))
     except KeyboardInterrupt:
@@ -76,12 +87,34 @@ def _first_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reads the command line, then the settings under it (companion/settings.py): a bad
+    value anywhere is a usage error naming the setting and where it came from."""
+
+    def parse_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> Any:
+        parsed = super().parse_args(args, namespace)
+        try:
+            parsed.settings = load_settings(
+                config_file=parsed.config, flags=given_setting_flags(parsed)
+            )
+        except SettingsError as exc:
+            self.error(str(exc))
+        return parsed
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="companion", description="Smart-glasses companion: edge, gateway, cloud."
-    )
+    parser = _Parser(prog="companion", description="Smart-glasses companion: edge, gateway, cloud.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and tracebacks")
-    sub = parser.add_subparsers(required=True, metavar="command")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML settings file (default: COMPANION_CONFIG); see `companion config show`",
+    )
+    # The commands are plain parsers: only the whole command line builds the settings.
+    sub = parser.add_subparsers(
+        required=True, metavar="command", parser_class=argparse.ArgumentParser
+    )
 
     demo = sub.add_parser("demo", help="answer a spoken question about a page, offline, end to end")
     demo.add_argument("--json", action="store_true", help="print JSON lines")
@@ -95,11 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--text", action="append", help="a typed question (repeatable)")
     rp.add_argument("--speed", choices=("realtime", "max"), default="max")
     rp.add_argument("--gateway", help="a running gateway's URL (default: start one here)")
-    rp.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="auto")
-    rp.add_argument(
-        "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
-    )
-    rp.add_argument("--user", default="me")
+    add_edge_flags(rp)
     _add_asr_model(rp)
     cli_edge_live.add_turn_taking_arguments(rp)
     rp.add_argument("--json", action="store_true", help="print JSON lines")
@@ -109,25 +138,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write every frame that left the device, as sent (faces hidden), as JPEGs here",
     )
+    rp.add_argument(
+        "--answer-audio",
+        type=Path,
+        metavar="DIR",
+        help="speak the answers (the bundled Piper voice) and write each as a WAV file here",
+    )
     rp.set_defaults(run=_replay)
 
     serve = sub.add_parser("serve", help="run the gateway and the cloud for other clients")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080, help="gateway HTTP port")
-    serve.add_argument("--cloud-port", type=int, default=8765)
-    serve.add_argument(
+    add_setting_flag(serve, "--host", "gateway.host")
+    add_setting_flag(serve, "--port", "gateway.port", help="gateway HTTP port")
+    add_setting_flag(serve, "--cloud-port", "cloud.port")
+    add_setting_flag(
+        serve,
         "--cloud-host",
-        default="127.0.0.1",
-        help="where the internal cloud port listens (default loopback: only this gateway uses it)",
+        "cloud.host",
+        help="where the internal cloud port listens (loopback: only this gateway uses it)",
     )
-    serve.add_argument("--user", default="me", help="print a phone-app pairing link for this user")
-    serve.add_argument(
+    add_setting_flag(serve, "--user", "user", help="print a phone-app pairing link for this user")
+    add_setting_flag(
+        serve,
         "--openai-port",
-        type=int,
-        default=None,
+        "cloud.openai_port",
         help="also serve the model as OpenAI-compatible /v1/chat/completions (answered from "
         "the token's user's memories) and /v1/audio/transcriptions on this port; bearer: a "
-        "token from `companion token`, or COMPANION_OPENAI_SERVE_KEY",
+        "token from `companion token`, or cloud.openai_serve_key",
     )
     _add_asr_model(serve)
     serve.set_defaults(run=_serve)
@@ -135,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="print benchmark figures")
     bench_sub = bench.add_subparsers(required=True, metavar="benchmark")
     asr = bench_sub.add_parser("asr", help="word error rate and speed of speech recognition")
-    asr.add_argument("--recordings", type=Path, default=default_recordings() / "speech")
+    asr.add_argument(
+        "--recordings",
+        type=Path,
+        help="folder of clips (default: the recordings setting's speech/)",
+    )
     asr.add_argument("--json", action="store_true")
     asr.set_defaults(run=_bench_asr)
     e2e = bench_sub.add_parser("e2e", help="latency per stage over repeated end-to-end replays")
@@ -157,43 +197,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_asr_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--asr-model",
-        type=Path,
-        metavar="DIR",
-        help="a faster-whisper model folder to use instead of the bundled Whisper base",
-    )
+    add_setting_flag(parser, "--asr-model", "cloud.asr_model", metavar="DIR")
 
 
 def _cloud_config(args: argparse.Namespace) -> CloudConfig:
-    """The environment's cloud settings, with the command line's ASR model on top."""
-    import dataclasses
-
-    from cloud.config import CloudConfig
+    """The cloud's config from the settings; a named ASR model folder is checked first."""
     from cloud.errors import ModelError
     from cloud.speech.asr import check_model_dir
 
-    config = CloudConfig.from_env()
-    if args.asr_model is not None:
+    settings = settings_of(args)
+    config = settings.cloud_config()
+    if config.asr_model is not None:
         try:
-            check_model_dir(args.asr_model)
+            check_model_dir(config.asr_model)
         except ModelError as exc:
-            raise UsageError(f"--asr-model {exc}") from None
-        config = dataclasses.replace(config, asr_model=args.asr_model)
+            raise UsageError(f"{settings.origin('cloud.asr_model')} {exc}") from None
     return config
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
     args.video = DEMO_DIR / "page.png"
     args.audio = DEMO_DIR / "question-page.wav"
     args.audio_format = None
     args.text = None
     args.speed = "realtime"
     args.gateway = None
-    args.mode = "fast"
-    args.privacy = "standard"
-    args.user = "demo"
     args.dump_uploads = None
+    # The demo is the same every time, whatever the settings say about the wearer.
+    args.settings = dataclasses.replace(
+        settings_of(args), edge_mode="fast", edge_privacy="standard", user="demo"
+    )
     if not args.json:
         print("Companion demo: a photographed page in view, the wearer asks", file=sys.stderr)
         print('"What does this page say?" (real models, real WebRTC on loopback)', file=sys.stderr)
@@ -203,10 +238,21 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
     from deploy.local_stack import load_cloud_models, warm_up
-    from edge.config import EdgeConfig
     from edge.models import EdgeModels
-    from simulators.stack_replay import Printer, UploadDump, run_replay
+    from simulators.stack_replay import (
+        AnswerAudioWriter,
+        Printer,
+        UploadDump,
+        run_replay,
+        with_voice,
+    )
 
+    settings = settings_of(args)
+    edge_config = settings.edge_config(device="replay")
+    if edge_config.activation == "push":
+        raise UsageError(
+            f"{settings.origin('edge.activation')} push: a replay has no button; use always or wake"
+        )
     if args.video is None and args.audio is None and not args.text:
         raise UsageError("give --video and/or --audio (or --text)")
     check_files(args.video, args.audio)
@@ -218,6 +264,10 @@ async def _replay(args: argparse.Namespace) -> int:
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
     dump = UploadDump.into(args.dump_uploads, printer) if args.dump_uploads else None
+    answer_audio = getattr(args, "answer_audio", None)  # the demo has no such flag
+    if answer_audio is not None and models is not None:
+        models = await asyncio.to_thread(with_voice, models)
+    writer = AnswerAudioWriter.into(answer_audio, dump or printer) if answer_audio else None
     summary = await run_replay(
         edge_models=EdgeModels(),
         video=args.video,
@@ -227,14 +277,8 @@ async def _replay(args: argparse.Namespace) -> int:
         gateway_url=args.gateway,
         models=models,
         questions=args.text,
-        edge_config=EdgeConfig(
-            user=args.user,
-            device="replay",
-            privacy=args.privacy,
-            mode=args.mode,
-            **cli_edge_live.turn_taking_options(args),
-        ),
-        on_event=dump or printer,
+        edge_config=edge_config,
+        on_event=writer or dump or printer,
     )
     printer.summary(summary)
     if summary.errors:
@@ -245,33 +289,31 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from deploy.local_stack import is_loopback, load_cloud_models, local_stack, warm_up
 
-    if args.openai_port is not None and not 0 <= args.openai_port <= 65535:
-        raise UsageError(f"--openai-port {args.openai_port}: not a port number")
-    config = dataclasses.replace(_cloud_config(args), openai_port=args.openai_port)
+    settings = settings_of(args)
+    config = _cloud_config(args)
     progress = progress_printer()
     models = await asyncio.to_thread(load_cloud_models, config, progress)
     await warm_up(models, progress)
-    app = cli_app.app_options(models)
+    app = cli_app.app_options(models, settings.data_dir)
     async with local_stack(
         models,
-        host=args.host,
-        gateway_port=args.port,
-        cloud_port=args.cloud_port,
-        cloud_host=args.cloud_host,
+        host=settings.gateway_host,
+        gateway_port=settings.gateway_port,
+        cloud_port=config.port,
+        cloud_host=config.host,
         cloud_config=config,
+        gateway_config=settings.gateway_config(),
         **app,
     ) as stack:
         print(f"gateway: {stack.gateway_url}  (POST /v1/sessions with an SDP offer)", flush=True)
-        reach = "loopback only" if is_loopback(args.cloud_host) else "reachable from the network"
+        reach = "loopback only" if is_loopback(config.host) else "reachable from the network"
         print(f"cloud:   {stack.cloud_url}  ({reach}; gateway-signed sessions only)", flush=True)
         if stack.cloud.openai_url is not None:
             print(f"openai:  {stack.cloud.openai_url}  (POST /chat/completions)", flush=True)
-        code = app["accounts"].pairing_code(args.user)
-        print(f"phone app for {args.user!r}, one-time link: ", end="", flush=True)
+        code = app["accounts"].pairing_code(settings.user)
+        print(f"phone app for {settings.user!r}, one-time link: ", end="", flush=True)
         print(cli_app.pairing_link(stack.gateway_url, code), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -285,12 +327,13 @@ async def _bench_asr(args: argparse.Namespace) -> int:
     from cloud.speech.asr import WhisperTranscriber
     from simulators.bench_asr import bench_asr
 
-    if not args.recordings.is_dir():
-        raise UsageError(f"{args.recordings}: no such directory (set --recordings)")
+    recordings = args.recordings or settings_of(args).recordings / "speech"
+    if not recordings.is_dir():
+        raise UsageError(f"{recordings}: no such directory (set --recordings)")
     started = time.monotonic()
     transcriber = await asyncio.to_thread(WhisperTranscriber)
     load_s = time.monotonic() - started
-    result = await asyncio.to_thread(bench_asr, args.recordings, transcriber)
+    result = await asyncio.to_thread(bench_asr, recordings, transcriber)
     result["load_seconds"] = round(load_s, 2)
     print_result(result, args.json)
     return 0
@@ -304,7 +347,11 @@ async def _bench_e2e(args: argparse.Namespace) -> int:
         raise UsageError(f"--runs {args.runs}: give at least 1")
     if args.compare_modes:
         compared = await compare_modes(
-            video=args.video, audio=args.audio, runs=args.runs, progress=progress_printer()
+            video=args.video,
+            audio=args.audio,
+            runs=args.runs,
+            config=_cloud_config(args),
+            progress=progress_printer(),
         )
         print_result(compared, args.json)
         return 0
@@ -313,6 +360,7 @@ async def _bench_e2e(args: argparse.Namespace) -> int:
         audio=args.audio,
         runs=args.runs,
         mode=args.mode,
+        config=_cloud_config(args),
         progress=progress_printer(),
     )
     print_result(result, args.json)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from companion.cli_support import Subcommands, UsageError
+from companion.cli_support import Subcommands, UsageError, add_setting_flag, settings_of
 
 
 def register(commands: Subcommands, benchmarks: Subcommands) -> None:
@@ -22,17 +22,13 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     token.add_argument("--user", required=True, help="whose device (created if new)")
     token.add_argument("--device", default="script", help="a name to recognise the device by")
     token.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's address")
-    token.add_argument(
-        "--data-dir", type=Path, help="default: COMPANION_DATA or ~/.local/share/companion"
-    )
+    add_setting_flag(token, "--data-dir", "data_dir", metavar="DIR")
     token.add_argument("--json", action="store_true")
     token.set_defaults(run=_token)
 
 
-def gateway_dir(data_dir: Path | None) -> Path:
-    from cloud.config import default_data_dir
-
-    return (data_dir or default_data_dir()) / "gateway"
+def gateway_dir(data_dir: Path) -> Path:
+    return data_dir / "gateway"
 
 
 def pairing_link(url: str, code: str) -> str:
@@ -47,7 +43,7 @@ async def _token(args: argparse.Namespace) -> int:
         check_user_name(args.user)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    accounts = Accounts(gateway_dir(args.data_dir))
+    accounts = Accounts(gateway_dir(settings_of(args).data_dir))
     try:
         link = pairing_link(args.url, accounts.pairing_code(args.user))
         device_token = accounts.add_device(args.user, args.device)
@@ -69,7 +65,7 @@ async def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def app_options(models: Any, data_dir: Path | None = None) -> dict[str, Any]:
+def app_options(models: Any, data_dir: Path) -> dict[str, Any]:
     """What `local_stack` needs to serve the app with accounts, history and memory."""
     from deploy.app_memory import StoreMemoryAccess
     from edge.models import EdgeModels

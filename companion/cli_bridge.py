@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 from companion.cli_support import (
     Subcommands,
     UsageError,
+    add_edge_flags,
     print_result,
     probe_media,
     progress_printer,
+    settings_of,
 )
 
 if TYPE_CHECKING:  # the models behind these load only when a command needs them
@@ -71,11 +73,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     glasses.add_argument(
         "--speed", choices=("realtime", "max"), default="realtime", help="virtual audio pace"
     )
-    glasses.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="auto")
-    glasses.add_argument(
-        "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
-    )
-    glasses.add_argument("--user", default="me")
+    add_edge_flags(glasses)
     glasses.add_argument("--json", action="store_true", help="print JSON lines")
     glasses.set_defaults(run=_glasses)
 
@@ -149,7 +147,6 @@ async def _glasses(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
     from companion.glasses import VirtualOptions, parse_device, run_glasses
     from deploy.local_stack import load_cloud_models, warm_up
-    from edge.config import EdgeConfig
     from edge.models import EdgeModels
     from firmware_bridge.loopback import LinkConditions
     from firmware_bridge.omi_protocol import CodecId, photo_control_value
@@ -178,7 +175,8 @@ async def _glasses(args: argparse.Namespace) -> int:
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
-        models = await asyncio.to_thread(load_cloud_models, None, progress)
+        cloud_config = settings_of(args).cloud_config()
+        models = await asyncio.to_thread(load_cloud_models, cloud_config, progress)
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
 
@@ -190,7 +188,7 @@ async def _glasses(args: argparse.Namespace) -> int:
 
     summary = await run_glasses(
         spec,
-        edge_config=EdgeConfig(user=args.user, privacy=args.privacy, mode=args.mode),
+        edge_config=settings_of(args).edge_config(),
         edge_models=EdgeModels(),
         models=models,
         gateway_url=args.gateway,

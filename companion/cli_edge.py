@@ -9,9 +9,9 @@ from companion.cli_support import (
     Subcommands,
     UsageError,
     check_files,
-    default_recordings,
     print_result,
     progress_printer,
+    settings_of,
 )
 
 
@@ -22,8 +22,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument(
         "--video",
         type=Path,
-        default=default_recordings() / "video" / "bottle-detection.mp4",
-        help="any video PyAV reads (default: the shared bottle-line clip)",
+        help="any video PyAV reads (default: the bottle-line clip in the recordings setting)",
     )
     edge.add_argument(
         "--audio", type=Path, help="speech to replay with it (default: demo question)"
@@ -39,12 +38,13 @@ async def _bench_edge(args: argparse.Namespace) -> int:
     from edge.errors import MediaError
     from simulators.bench_edge import bench_edge
 
-    check_files(args.video, args.audio)
+    video = args.video or settings_of(args).recordings / "video" / "bottle-detection.mp4"
+    check_files(video, args.audio)
     if min(args.frames, args.model_frames, args.repeats) < 1:
         raise UsageError("--frames, --model-frames and --repeats must be at least 1")
     try:
         result = await bench_edge(
-            args.video,
+            video,
             args.audio,
             frames=args.frames,
             model_frames=args.model_frames,

@@ -12,81 +12,35 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import AsyncIterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from companion.cli_support import Subcommands, UsageError
+from companion.cli_support import (
+    Subcommands,
+    UsageError,
+    add_edge_flags,
+    add_setting_flag,
+    settings_of,
+)
 from edge.audio.activation import ACTIVATION_MODES
 
 if TYPE_CHECKING:
     from edge.sources.media import MediaItem
 
-MAX_END_SILENCE_MS = 5_000
-
 
 def add_turn_taking_arguments(parser: argparse.ArgumentParser, *, live: bool = False) -> None:
-    """The flags that tune when a turn starts and ends."""
+    """The flags that tune when a turn starts and ends (settings edge.activation, …)."""
     modes = ACTIVATION_MODES if live else ("always", "wake")  # a replay has no button
-    parser.add_argument(
-        "--activation",
-        choices=modes,
-        default="always",
-        help="always: every utterance is a question; wake: only after the wake phrase "
-        "(or within a few seconds of an answer); push: only after a button press",
-    )
-    parser.add_argument(
-        "--end-silence-ms",
-        type=_end_silence_ms,
-        metavar="MS",
-        help="quiet after the last word that ends a question (default 288: within 300 ms)",
-    )
-    parser.add_argument(
-        "--wake-phrase", type=_wake_phrase, help='the wake phrase (default "hey companion")'
-    )
-    parser.add_argument(
+    add_setting_flag(parser, "--activation", "edge.activation", choices=modes)
+    add_setting_flag(parser, "--end-silence-ms", "edge.end_silence_ms", metavar="MS")
+    add_setting_flag(parser, "--wake-phrase", "edge.wake_phrase", metavar="PHRASE")
+    add_setting_flag(
+        parser,
         "--no-barge-in",
-        action="store_true",
+        "edge.barge_in",
+        action="store_const",
+        const=False,
         help="let an answer finish even when the wearer talks over it",
     )
-
-
-def _end_silence_ms(text: str) -> int:
-    """Checked as the flags are read, before any model loads."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
-    if not 0 <= value <= MAX_END_SILENCE_MS:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_END_SILENCE_MS}")
-    return value
-
-
-def _wake_phrase(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
-def turn_taking_options(args: argparse.Namespace) -> dict[str, Any]:
-    """EdgeConfig fields from the turn-taking flags (absent flags keep the defaults)."""
-    options: dict[str, Any] = {}
-    end_silence = getattr(args, "end_silence_ms", None)
-    if end_silence is not None:
-        if not 0 <= end_silence <= MAX_END_SILENCE_MS:
-            raise UsageError(
-                f"--end-silence-ms must be between 0 and {MAX_END_SILENCE_MS}, got {end_silence}"
-            )
-        options["end_silence_ms"] = end_silence
-    activation = getattr(args, "activation", None)
-    if activation is not None:
-        options["activation"] = activation
-    phrase = getattr(args, "wake_phrase", None)
-    if phrase is not None:
-        if not phrase.strip():
-            raise UsageError("--wake-phrase must not be empty")
-        options["wake_phrase"] = phrase
-    if getattr(args, "no_barge_in", False):
-        options["barge_in"] = False
-    return options
 
 
 # The glasses-only options `companion glasses` has, at their defaults there.
@@ -111,11 +65,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument(
         "--gateway", help="a running gateway's URL (required unless --device starts one here)"
     )
-    edge.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="auto")
-    edge.add_argument(
-        "--privacy", choices=("standard", "no-camera", "local-only"), default="standard"
-    )
-    edge.add_argument("--user", default="me")
+    add_edge_flags(edge)
     edge.add_argument(
         "--fps", type=float, default=10.0, help="most camera frames per second (0: all)"
     )
@@ -127,7 +77,6 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
 async def _edge(args: argparse.Namespace) -> int:
     import time
 
-    from edge.config import EdgeConfig
     from edge.models import EdgeModels
     from edge.session import EdgeSession
     from edge.sources.camera import CameraSource, camera_device
@@ -147,14 +96,7 @@ async def _edge(args: argparse.Namespace) -> int:
         raise UsageError("nothing to stream: give --camera and/or --mic")
     if args.fps < 0:
         raise UsageError(f"--fps must not be negative, got {args.fps}")
-    config = EdgeConfig(
-        gateway_url=args.gateway,
-        user=args.user,
-        device="local",
-        privacy=args.privacy,
-        mode=args.mode,
-        **turn_taking_options(args),
-    )
+    config = settings_of(args).edge_config(gateway_url=args.gateway, device="local")
     start = time.monotonic()  # one origin for audio and video times
     sources: list[AsyncIterable[MediaItem]] = []
     # A missing microphone or camera raises MediaError: one line, exit 1.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import tempfile
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from companion.cli_support import Subcommands, UsageError, progress_printer
+from companion.cli_support import Subcommands, UsageError, progress_printer, settings_of
 
 DEFAULT_SUITE = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -53,7 +54,6 @@ class ProgressBar:
 
 
 async def _eval(args: argparse.Namespace) -> int:
-    from cloud.config import CloudConfig
     from deploy.local_stack import load_cloud_models, warm_up
     from edge.models import EdgeModels
     from simulators.eval_report import render_report
@@ -75,7 +75,7 @@ async def _eval(args: argparse.Namespace) -> int:
         # Memories written during an evaluation go to a folder of their own, never the user's.
         with tempfile.TemporaryDirectory(prefix="companion-eval-") as data_dir:
             progress = progress_printer()
-            config = CloudConfig(data_dir=Path(data_dir))
+            config = dataclasses.replace(settings_of(args).cloud_config(), data_dir=Path(data_dir))
             models = await asyncio.to_thread(load_cloud_models, config, progress)
             try:
                 await warm_up(models, progress)

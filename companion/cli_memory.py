@@ -1,7 +1,7 @@
 """`companion memory add|search|export|delete` and `companion bench reasoner|memory`.
 
 JSON lines in, JSON lines out. Each user's memories are the file the cloud
-itself uses (`--data-dir`, default COMPANION_DATA or ~/.local/share/companion),
+itself uses (`--data-dir`: the data_dir setting, COMPANION_DATA),
 so what a command adds, the assistant remembers. A bad input line is a usage
 error naming the line, and nothing from the file is written.
 """
@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from companion.cli_support import Subcommands, UsageError, print_result, progress_printer
+from companion.cli_support import (
+    Subcommands,
+    UsageError,
+    add_setting_flag,
+    print_result,
+    progress_printer,
+    settings_of,
+)
 
 
 def register(commands: Subcommands, benchmarks: Subcommands) -> None:
@@ -60,14 +67,17 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
         "--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="store sizes"
     )
     bench_memory.add_argument("--json", action="store_true")
+    bench_memory.add_argument(
+        "--facts",
+        action="store_true",
+        help="instead: the remember-then-ask set through the conversation, %% answered right",
+    )
     bench_memory.set_defaults(run=_bench_memory)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="whose memories")
-    parser.add_argument(
-        "--data-dir", type=Path, help="default: COMPANION_DATA or ~/.local/share/companion"
-    )
+    add_setting_flag(parser, "--data-dir", "data_dir", metavar="DIR")
 
 
 class _LazyMiniLm:
@@ -92,12 +102,11 @@ class _LazyMiniLm:
 
 
 def _path(args: argparse.Namespace) -> Path:
-    from cloud.config import default_data_dir
     from cloud.memory.errors import InvalidMemoryError
     from cloud.memory.user_data import user_file
 
     try:
-        return user_file(args.data_dir or default_data_dir(), args.user)
+        return user_file(settings_of(args).data_dir, args.user)
     except InvalidMemoryError as exc:
         raise UsageError(str(exc)) from None
 
@@ -201,6 +210,12 @@ async def _bench_reasoner(args: argparse.Namespace) -> int:
 async def _bench_memory(args: argparse.Namespace) -> int:
     from simulators.bench_memory import bench_memory
 
+    if args.facts:
+        from simulators.bench_memory_facts import bench_memory_facts
+
+        report = await asyncio.to_thread(bench_memory_facts, progress_printer())
+        print_result(report, args.json)
+        return 0
     if any(size < 1 for size in args.sizes):
         raise UsageError("--sizes must be positive")
     result = await asyncio.to_thread(bench_memory, tuple(args.sizes))

@@ -7,6 +7,7 @@ tests all use this: real websockets and real WebRTC, just on one machine.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -54,7 +55,7 @@ def load_cloud_models(
     config: CloudConfig | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> Models:
     """Load speech recognition and the reasoner once for this process."""
-    config = config or CloudConfig.from_env()
+    config = config or CloudConfig()
     transcriber = make_transcriber(config, progress)
     reasoner = make_reasoner(config, progress)
     progress("loading the memory embedder (all-MiniLM-L6-v2)…")
@@ -104,6 +105,7 @@ async def local_stack(
     cloud_port: int = 0,
     cloud_host: str = "127.0.0.1",
     cloud_config: CloudConfig | None = None,
+    gateway_config: GatewayConfig | None = None,
     app_models: EdgeModels | None = None,
     accounts: Accounts | None = None,
     memory: MemoryAccess | None = None,
@@ -128,7 +130,9 @@ async def local_stack(
         dial = "127.0.0.1" if cloud_host in ("0.0.0.0", "") else cloud_host
         cloud_url = f"ws://{dial}:{bound_cloud}"
         gateway = Gateway(
-            GatewayConfig(host=host, port=gateway_port, cloud_url=cloud_url),
+            dataclasses.replace(
+                gateway_config or GatewayConfig(), host=host, port=gateway_port, cloud_url=cloud_url
+            ),
             cloud_secret=cloud.gateway_secret,
         )
         app = (
@@ -136,5 +140,12 @@ async def local_stack(
             if app_models is not None
             else None
         )
+        if accounts is not None:
+            gateway.watch_revocations(accounts)
+            if app is not None:
+                live_app = app
+                gateway.device_session_sources.append(
+                    lambda: [(s.user, s.device, s.close) for s in live_app.sessions.values()]
+                )
         async with gateway.running() as bound_gateway:
             yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)

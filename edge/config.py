@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge.audio.activation import ACTIVATION, BARGE_IN, FOLLOW_UP_S
+from edge.audio.endpointing import END_SILENCE_MS, MIN_SPEECH_MS, PRE_ROLL_MS
+from protocol import AnswerMode, PrivacyMode
+
 
 @dataclass(frozen=True, kw_only=True)
 class EdgeConfig:
     gateway_url: str = "http://127.0.0.1:8080"
     user: str = "me"
     device: str = "replay"
-    privacy: str = "standard"  # standard | no-camera | local-only
-    mode: str = "auto"  # auto | fast | reasoning
-    # End of speech is declared after this much quiet following the last voiced
-    # 32 ms chunk: nine chunks, the most that stays within 300 ms of the last word.
-    end_silence_ms: int = 288
-    pre_roll_ms: int = 300
-    min_speech_ms: int = 250
+    privacy: PrivacyMode = "standard"
+    mode: AnswerMode = "auto"
+    # Endpointing (edge/audio/endpointing.py): its defaults are these, one set of constants.
+    end_silence_ms: int = END_SILENCE_MS
+    pre_roll_ms: int = PRE_ROLL_MS
+    min_speech_ms: int = MIN_SPEECH_MS
     # Turn-taking (edge/audio/activation.py): "always" | "wake" | "push".
-    activation: str = "always"
+    activation: str = ACTIVATION
     wake_phrase: str = "hey companion"
     wake_threshold: float = 1e-25
-    follow_up_s: float = 5.0
-    barge_in: bool = True
+    follow_up_s: float = FOLLOW_UP_S
+    barge_in: bool = BARGE_IN
     # The keyframe is the sharpest frame seen this long before end of speech.
     keyframe_lookback_s: float = 1.5
     max_jpeg_bytes: int = 150_000

@@ -19,15 +19,32 @@ from pathlib import Path
 
 
 class ModelFileError(RuntimeError):
-    """A bundled model file is missing, unreadable or not the one we expect."""
+    """A bundled model file is missing, unreadable or not the one we expect.
+
+    The one error this package raises; each message names the `pip install`
+    that puts the right file back. RuntimeError stays a base so callers that
+    treat a missing model as a run-time failure keep working.
+    """
+
+
+# Set once at start-up from the cache_dir setting (COMPANION_CACHE); None: ~/.cache/companion.
+_cache_root: Path | None = None
+
+
+def set_cache_dir(path: Path | None) -> Path | None:
+    """Move the cache for this process (None: back to ~/.cache/companion); returns the old one.
+
+    The CLI calls this once, before any model loads, so every part finds the same files
+    without each of them being handed the folder.
+    """
+    global _cache_root
+    previous, _cache_root = _cache_root, path
+    return previous
 
 
 def cache_dir() -> Path:
     """Where derived model files (assembled parts, exports) live: per user, reusable."""
-    root = os.environ.get("COMPANION_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "companion"
-    )
-    path = Path(root)
+    path = _cache_root or Path.home() / ".cache" / "companion"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cloud.config import CloudConfig
 from deploy.local_stack import load_cloud_models, local_stack, warm_up
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord
+from protocol import AnswerMode
 from protocol.latency import breakdown, stage_at
 
 
@@ -62,17 +64,18 @@ async def bench_e2e(
     video: Path,
     audio: Path,
     runs: int,
-    mode: str = "fast",
+    mode: AnswerMode = "fast",
     speed: str = "realtime",
+    config: CloudConfig | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-
-    models = await asyncio.to_thread(load_cloud_models, None, progress)
+    """`config`: the cloud's settings (the CLI builds them); None: the defaults."""
+    models = await asyncio.to_thread(load_cloud_models, config, progress)
     await warm_up(models, progress)
     edge_models = EdgeModels()
     turns: list[TurnRecord] = []
     answers: list[str] = []
-    async with local_stack(models) as stack:
+    async with local_stack(models, cloud_config=config) as stack:
         for run in range(runs):
             progress(f"run {run + 1}/{runs}")
             done = await _answered_turns(
@@ -143,6 +146,7 @@ async def compare_modes(
     audio: Path,
     runs: int,
     speed: str = "realtime",
+    config: CloudConfig | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The same spoken question answered `runs` times in each mode, the modes taken in turn
@@ -150,16 +154,14 @@ async def compare_modes(
     import dataclasses
     import tempfile
 
-    from cloud.config import CloudConfig
-
     with tempfile.TemporaryDirectory(prefix="companion-bench-") as folder:
-        config = dataclasses.replace(CloudConfig.from_env(), data_dir=Path(folder))
+        config = dataclasses.replace(config or CloudConfig(), data_dir=Path(folder))
         models = await asyncio.to_thread(load_cloud_models, config, progress)
         try:
             await warm_up(models, progress)
             edge_models = EdgeModels()
-            turns: dict[str, list[TurnRecord]] = {"fast": [], "reasoning": []}
-            answers: dict[str, str | None] = {"fast": None, "reasoning": None}
+            turns: dict[AnswerMode, list[TurnRecord]] = {"fast": [], "reasoning": []}
+            answers: dict[AnswerMode, str | None] = {"fast": None, "reasoning": None}
             async with local_stack(models, cloud_config=config) as stack:
                 for run in range(runs):
                     for mode in turns:

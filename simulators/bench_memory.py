@@ -17,7 +17,6 @@ with the source_ids that answer them, several sharing no word with the answer.
 from __future__ import annotations
 
 import json
-import os
 import random
 import tempfile
 import time
@@ -467,7 +466,6 @@ def main() -> None:
     """`python -m simulators.bench_memory [sizes…]`: print the figures as JSON."""
     import sys
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sizes = tuple(int(arg) for arg in sys.argv[1:]) or (1000, 10000, 100000)
     print(json.dumps(bench_memory(sizes), indent=2))
 

@@ -191,10 +191,8 @@ def bench_memory_facts(progress: Callable[[str], None] = lambda _: None) -> dict
 
 def main() -> None:
     """`python -m simulators.bench_memory_facts`: print the figures as JSON."""
-    import os
     import sys
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     report = bench_memory_facts(progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2))
 

@@ -89,9 +89,11 @@ def test_the_transcriber_is_chosen_by_configuration() -> None:
     )
     assert isinstance(remote, OpenAiTranscriber)
     assert (remote.url, remote.model) == ("http://127.0.0.1:9/v1/audio/transcriptions", "large-v3")
-    config = CloudConfig.from_env(
-        {"COMPANION_ASR_MODEL": "/models/small", "COMPANION_ASR_BASE_URL": "http://x/v1"}
-    )
+    from companion.settings import load_settings
+
+    config = load_settings(
+        environ={"COMPANION_ASR_MODEL": "/models/small", "COMPANION_ASR_BASE_URL": "http://x/v1"}
+    ).cloud_config()
     assert (config.asr_model, config.asr_base_url) == (Path("/models/small"), "http://x/v1")
 
 

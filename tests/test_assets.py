@@ -22,14 +22,16 @@ from cloud.assets import (
     whisper_model_dir,
 )
 from cloud.errors import CloudError, ModelError
+from modelfiles import set_cache_dir
 
 
 @pytest.fixture
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def private_cache(tmp_path: Path) -> Iterator[Path]:
     """A model cache (and verdict store) of the test's own, so the user's is never touched."""
     cache = tmp_path / "cache"
-    monkeypatch.setenv("COMPANION_CACHE", str(cache))
+    previous = set_cache_dir(cache)
     yield cache
+    set_cache_dir(previous)
     shutil.rmtree(cache, ignore_errors=True)  # model files are big: do not keep them around
 
 

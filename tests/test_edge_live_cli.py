@@ -11,9 +11,7 @@ import pytest
 
 from cloud.conversation import Models
 from companion.cli import _parser, main
-from companion.cli_edge_live import turn_taking_options
 from deploy.local_stack import local_stack
-from edge.config import EdgeConfig
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 
@@ -21,13 +19,13 @@ def test_replay_takes_the_end_of_speech_silence_and_activation_from_the_command_
     args = _parser().parse_args(
         ["replay", "--audio", "q.wav", "--end-silence-ms", "200", "--activation", "wake"]
     )
-    config = EdgeConfig(**turn_taking_options(args))
+    config = args.settings.edge_config()
     assert (config.end_silence_ms, config.activation, config.barge_in) == (200, "wake", True)
 
 
 def test_without_flags_the_defaults_stay() -> None:
     args = _parser().parse_args(["replay", "--audio", "q.wav"])
-    config = EdgeConfig(**turn_taking_options(args))
+    config = args.settings.edge_config()
     assert (config.end_silence_ms, config.activation) == (288, "always")
     assert config.end_silence_ms <= 300
 

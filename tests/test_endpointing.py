@@ -24,6 +24,9 @@ from edge.audio.listener import Listener
 from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 
 CHUNK_S = CHUNK_SAMPLES / SAMPLE_RATE  # 0.032
+# These sequences are written for 300 ms of end silence: ten quiet chunks end an
+# utterance and nine do not (the shipped default, 288 ms, is nine chunks).
+SILENCE_300_MS = EndpointConfig(end_silence_ms=300)
 
 
 def chunk(index: int) -> AudioChunk:
@@ -31,7 +34,10 @@ def chunk(index: int) -> AudioChunk:
 
 
 def run(
-    probabilities: Iterable[float], config: EndpointConfig | None = None, *, flush: bool = True
+    probabilities: Iterable[float],
+    config: EndpointConfig = SILENCE_300_MS,
+    *,
+    flush: bool = True,
 ) -> list[EndpointEvent]:
     endpointer = Endpointer(config)
     events: list[EndpointEvent] = []

@@ -116,6 +116,8 @@ async def test_the_conversation_shows_the_keyframe_only_to_the_mode_configured_f
 
 
 def test_the_modes_that_see_images_come_from_the_environment() -> None:
-    config = CloudConfig.from_env({"COMPANION_OPENAI_IMAGES": "reasoning"})
+    from companion.settings import load_settings
+
+    config = load_settings(environ={"COMPANION_OPENAI_IMAGES": "reasoning"}).cloud_config()
     assert (config.openai_images_fast, config.openai_images_reasoning) == (False, True)
     assert make_reasoning_reasoner(CloudConfig()) is None

@@ -65,8 +65,8 @@ async def server() -> AsyncIterator[tuple[ChatServer, str]]:
     await runner.cleanup()
 
 
-async def test_answer_streams_piece_by_piece_with_the_key_from_the_environment(
-    server: tuple[ChatServer, str], monkeypatch: pytest.MonkeyPatch
+async def test_answer_streams_piece_by_piece_with_the_configured_key(
+    server: tuple[ChatServer, str],
 ) -> None:
     chat, url = server
     chat.script = [
@@ -76,13 +76,12 @@ async def test_answer_streams_piece_by_piece_with_the_key_from_the_environment(
         _chunk({"content": " is called Ana."}),
         _chunk({}, finish="stop"),
     ]
-    monkeypatch.setenv("TEST_CHAT_KEY", "sk-test")
     reasoner = make_reasoner(
         CloudConfig(
             reasoner="openai",
             openai_base_url=url,
             openai_model="tiny",
-            openai_api_key_env="TEST_CHAT_KEY",
+            openai_api_key="sk-test",
         )
     )
     assert isinstance(reasoner, OpenAiReasoner)
@@ -314,8 +313,16 @@ async def test_reasoning_mode_uses_the_larger_served_model_when_configured(
 
 
 def test_the_backend_is_chosen_from_the_environment() -> None:
-    config = CloudConfig.from_env(
-        {"COMPANION_REASONER": "openai", "COMPANION_OPENAI_MODEL": "qwen2.5-7b", "OTHER": "x"}
-    )
+    from companion.settings import load_settings
+
+    environ = {
+        "COMPANION_REASONER": "openai",
+        "COMPANION_OPENAI_MODEL": "qwen2.5-7b",
+        "OPENAI_API_KEY": "sk-env",
+        "OTHER": "x",
+    }
+    config = load_settings(environ=environ).cloud_config()
     assert (config.reasoner, config.openai_model) == ("openai", "qwen2.5-7b")
-    assert CloudConfig.from_env({}) == CloudConfig(data_dir=CloudConfig().data_dir)
+    assert config.openai_api_key == config.asr_api_key == "sk-env"
+    default = load_settings(environ={}).cloud_config()
+    assert default == CloudConfig(data_dir=default.data_dir)

@@ -38,12 +38,10 @@ def test_chat_message_is_immutable() -> None:
         message.content = "changed"  # type: ignore[misc]
 
 
-def test_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch) -> None:
-    monkeypatch.delenv("COMPANION_REASONER_DTYPE", raising=False)
+def test_bfloat16_only_where_the_cpu_computes_it_natively() -> None:
     assert compute_dtype("flags : fpu sse avx2 avx512f avx512_bf16 amx_tile") == "bfloat16"
     assert compute_dtype("flags : fpu sse avx2 fma") == "float32"
-    monkeypatch.setenv("COMPANION_REASONER_DTYPE", "bfloat16")
-    assert compute_dtype("flags : fpu sse avx2 fma") == "bfloat16"
+    assert compute_dtype("flags : fpu sse avx2 fma", chosen="bfloat16") == "bfloat16"
 
 
 def test_stop_flag_ends_generation_at_the_next_token() -> None:

@@ -10,7 +10,6 @@ embeds.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,8 +70,8 @@ class MiniLmEmbedder:
     dimension = MINILM_DIMENSION
 
     def __init__(self, batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # Loaded from the package's own folder with local_files_only; the CLI also sets
+        # HF_HUB_OFFLINE once at start-up (companion/settings.py), so nothing is fetched.
         directory = minilm_model_dir()
         import torch
         import transformers

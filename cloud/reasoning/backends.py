@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cloud.config import CloudConfig
+from cloud.config import REASONERS, CloudConfig
 from cloud.errors import ModelError
 from cloud.reasoning.reasoner import Reasoner
 from cloud.speech.asr import Transcriber
-
-REASONERS = ("bundled", "openai")
 
 
 def make_reasoner(
@@ -19,10 +17,10 @@ def make_reasoner(
         from cloud.reasoning.openai_reasoner import OpenAiReasoner
 
         progress(f"using the reasoner {config.openai_model} at {config.openai_base_url}")
-        return OpenAiReasoner.from_env(
+        return OpenAiReasoner(
             base_url=config.openai_base_url,
             model=config.openai_model,
-            key_env=config.openai_api_key_env,
+            api_key=config.openai_api_key,
             timeout_s=config.answer_timeout_s,
             images=config.openai_images_fast,
         )
@@ -30,7 +28,7 @@ def make_reasoner(
         from cloud.reasoning.reasoner import QwenReasoner
 
         progress("loading the reasoner (Qwen2.5-Coder-0.5B-Instruct)…")
-        return QwenReasoner(progress=progress)
+        return QwenReasoner(progress=progress, dtype=config.reasoner_dtype)
     raise ModelError(f"unknown reasoner {config.reasoner!r}; choose one of {', '.join(REASONERS)}")
 
 
@@ -42,10 +40,10 @@ def make_transcriber(
         from cloud.speech.openai_transcriber import OpenAiTranscriber
 
         progress(f"using speech recognition {config.asr_api_model} at {config.asr_base_url}")
-        return OpenAiTranscriber.from_env(
+        return OpenAiTranscriber(
             base_url=config.asr_base_url,
             model=config.asr_api_model,
-            key_env=config.asr_api_key_env,
+            api_key=config.asr_api_key,
             language=config.language,
             timeout_s=config.answer_timeout_s,
         )
@@ -70,10 +68,10 @@ def make_reasoning_reasoner(config: CloudConfig) -> Reasoner | None:
         return None
     from cloud.reasoning.openai_reasoner import OpenAiReasoner
 
-    return OpenAiReasoner.from_env(
+    return OpenAiReasoner(
         base_url=config.openai_base_url,
         model=config.openai_reasoning_model or config.openai_model,
-        key_env=config.openai_api_key_env,
+        api_key=config.openai_api_key,
         timeout_s=config.answer_timeout_s,
         images=config.openai_images_reasoning,
     )

@@ -10,8 +10,8 @@ and not the other), a message's keyframes go along as OpenAI image content
 parts, `data:image/jpeg;base64,…` URLs after the text; with it off they are
 left out, since a text-only server refuses image parts.
 
-The API key comes from the environment (never a file); an HTTP error, a
-broken stream or a malformed chunk is a ModelError, which the conversation
+The API key is given (the settings take it from the environment, never a
+file); an HTTP error, a broken stream or a malformed chunk is a ModelError, which the conversation
 turns into a short apology.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -85,18 +84,6 @@ class OpenAiReasoner:
         self._temperature = temperature
         self.images = images
         self._session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def from_env(
-        cls, *, base_url: str, model: str, key_env: str, timeout_s: float, images: bool = False
-    ) -> OpenAiReasoner:
-        return cls(
-            base_url=base_url,
-            model=model,
-            api_key=os.environ.get(key_env),
-            timeout_s=timeout_s,
-            images=images,
-        )
 
     async def aclose(self) -> None:
         if self._session is not None:

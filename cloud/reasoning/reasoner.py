@@ -84,6 +84,7 @@ class QwenReasoner:
         cache: Path | None = None,
         threads: int | None = None,
         progress: Callable[[str], None] | None = None,
+        dtype: str = "auto",
     ) -> None:
         import torch
 
@@ -91,7 +92,7 @@ class QwenReasoner:
         torch.set_num_threads(self._threads)
         report = progress or (lambda _: None)
         self._model, self._tokenizer = _load(cache or cache_dir(), report)
-        self.dtype = compute_dtype()
+        self.dtype = compute_dtype(chosen=dtype)
         self._model = _for_cpu(self._model, self.dtype)
         self._stop_ids = [
             token_id
@@ -255,7 +256,7 @@ def _load(cache: Path, progress: Callable[[str], None]) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def compute_dtype(cpu_flags: str | None = None) -> str:
+def compute_dtype(cpu_flags: str | None = None, chosen: str = "auto") -> str:
     """bfloat16 where the CPU computes in it natively, float32 everywhere else.
 
     Without AVX512-BF16 or AMX, PyTorch emulates bfloat16 matrix products:
@@ -264,10 +265,9 @@ def compute_dtype(cpu_flags: str | None = None) -> str:
     (300-token prompt 2.0 s against 3.8 s, 11.5 tokens/s against 3.7) but are
     opt-in: activation scales follow the batch, so reusing a cached prompt
     start changes the answer, one of fifteen set questions got vaguer, and
-    quantising adds 15 s to every start. `COMPANION_REASONER_DTYPE` (bfloat16,
-    float32, int8) overrides the choice.
+    quantising adds 15 s to every start. `chosen` (the cloud.reasoner_dtype
+    setting: bfloat16, float32, int8) overrides the choice; "auto" keeps it.
     """
-    chosen = os.environ.get("COMPANION_REASONER_DTYPE", "")
     if chosen in ("bfloat16", "float32", "int8"):
         return chosen
     if cpu_flags is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import urllib.error
 import urllib.request
@@ -47,18 +46,6 @@ class OpenAiTranscriber:
         self.language = language
         self._api_key = api_key
         self._timeout_s = timeout_s
-
-    @classmethod
-    def from_env(
-        cls, *, base_url: str, model: str, key_env: str, language: str | None, timeout_s: float
-    ) -> OpenAiTranscriber:
-        return cls(
-            base_url=base_url,
-            model=model,
-            api_key=os.environ.get(key_env),
-            language=language,
-            timeout_s=timeout_s,
-        )
 
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate: int) -> str:
         audio = resample(samples.astype(np.float32) / 32768.0, sample_rate, WHISPER_RATE)

@@ -31,19 +31,24 @@ from edge.audio.endpointing import SpeechEnded, SpeechStarted
 ActivationMode = Literal["always", "wake", "push"]
 ACTIVATION_MODES: tuple[str, ...] = get_args(ActivationMode)
 
+# The defaults, shared with EdgeConfig so the live edge and a bare Activation agree.
+ACTIVATION: ActivationMode = "always"
+FOLLOW_UP_S = 5.0
+BARGE_IN = True
+
 
 @dataclass(frozen=True, slots=True)
 class ActivationConfig:
-    mode: ActivationMode = "always"
+    mode: ActivationMode = ACTIVATION
     # Speech starting this long after an answer ended is a follow-up: no wake phrase or button.
-    follow_up_s: float = 5.0
+    follow_up_s: float = FOLLOW_UP_S
     # After the wake phrase said alone or a button press, the next utterance
     # counts if it starts within this.
     open_window_s: float = 5.0
     # An utterance whose speech ends this soon after the wake phrase was heard
     # held nothing but the phrase ("Hey companion." … "what is this?").
     wake_only_s: float = 0.5
-    barge_in: bool = True
+    barge_in: bool = BARGE_IN
 
     def __post_init__(self) -> None:
         if self.mode not in ACTIVATION_MODES:

@@ -16,11 +16,22 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.sources.media import SAMPLE_RATE, AudioChunk
+
+if TYPE_CHECKING:
+    from edge.audio.smart_turn import TurnEndPolicy
+
+# The defaults, shared with EdgeConfig so the live edge and a bare Endpointer agree.
+# End of speech is declared after this much quiet following the last voiced 32 ms
+# chunk: nine chunks, the most that stays within 300 ms of the last word.
+END_SILENCE_MS = 288
+PRE_ROLL_MS = 300
+MIN_SPEECH_MS = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +40,9 @@ class EndpointConfig:
 
     threshold: float = 0.5
     neg_threshold: float = 0.35
-    pre_roll_ms: int = 300
-    min_speech_ms: int = 250
-    end_silence_ms: int = 300
+    pre_roll_ms: int = PRE_ROLL_MS
+    min_speech_ms: int = MIN_SPEECH_MS
+    end_silence_ms: int = END_SILENCE_MS
     max_segment_s: float = 30.0
 
     def __post_init__(self) -> None:
@@ -90,8 +101,15 @@ class Endpointer:
     ended: do not write into them after pushing.
     """
 
-    def __init__(self, config: EndpointConfig | None = None) -> None:
+    def __init__(
+        self, config: EndpointConfig | None = None, turn_end: TurnEndPolicy | None = None
+    ) -> None:
         self.config = config or EndpointConfig()
+        # Semantic end of turn (edge.audio.smart_turn): asked once per pause that reaches
+        # `end_silence_ms`; "incomplete" waits for more speech, up to its cap.
+        self.turn_end = turn_end
+        self._cap_samples = _samples(turn_end.max_silence_ms) if turn_end else 0
+        self._verdict: bool | None = None  # the model's word on the current pause
         self._pre_roll_samples = _samples(self.config.pre_roll_ms)
         self._min_speech_samples = _samples(self.config.min_speech_ms)
         self._end_silence_samples = _samples(self.config.end_silence_ms)
@@ -134,13 +152,14 @@ class Endpointer:
             self._voiced_samples += self._silence_samples + n
             self._silence_samples = 0
             self._speech_end = end
+            self._verdict = None
         else:
             self._silent = True
             self._silence_samples += n
         if not self._confirmed and self._voiced_samples >= self._min_speech_samples:
             self._confirmed = True
             events.append(SpeechStarted(self._speech_start))
-        if self._silent and self._silence_samples >= self._end_silence_samples:
+        if self._silent and self._turn_is_over():
             events += self._finish(end)
         elif self._segment_samples >= self._max_segment_samples:
             events += self._finish(end, forced=True)
@@ -160,6 +179,19 @@ class Endpointer:
         self._recent.clear()
         self._recent_samples = 0
         self._clear_segment()
+
+    def _turn_is_over(self) -> bool:
+        """Enough silence: `end_silence_ms` after a turn that sounds complete (or with no
+        turn-end model, or for a blip not yet confirmed as speech), the cap otherwise."""
+        if self._silence_samples < self._end_silence_samples:
+            return False
+        if self.turn_end is None or not self._confirmed:
+            return True
+        if self._silence_samples >= self._cap_samples:
+            return True
+        if self._verdict is None:
+            self._verdict = self.turn_end.is_complete(np.concatenate(self._segment))
+        return self._verdict
 
     def _is_voiced(self, probability: float) -> bool:
         if self._silent:
@@ -225,3 +257,4 @@ class Endpointer:
         self._voiced_samples = 0
         self._silence_samples = 0
         self._silent = False
+        self._verdict = None

@@ -3,8 +3,9 @@
 LiteRT and absl log a dozen INFO/WARNING lines when a task model is created
 ("Created TensorFlow Lite XNNPACK delegate for CPU" …). They bypass Python's
 logging, so the CLI's promise of one clear line per failure needs the
-descriptor itself redirected while a model is created. `COMPANION_NATIVE_LOGS=1`
-keeps them, for debugging.
+descriptor itself redirected while a model is created. The native_logs setting
+(`COMPANION_NATIVE_LOGS=1`) keeps them, for debugging: the CLI calls
+`keep_native_logs` once at start-up.
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ import os
 import sys
 from collections.abc import Iterator
 
+_keep = False
+
+
+def keep_native_logs(keep: bool) -> None:
+    """Let the native libraries' own log lines through (True) or silence them (False)."""
+    global _keep
+    _keep = keep
+
 
 @contextlib.contextmanager
 def native_stderr_silenced() -> Iterator[None]:
-    if os.environ.get("COMPANION_NATIVE_LOGS") == "1":
+    if _keep:
         yield
         return
     with contextlib.suppress(ValueError, OSError):
