@@ -24,6 +24,7 @@ from companion import (
     cli_edge_live,
     cli_eval,
     cli_memory,
+    cli_products,
 )
 from companion.cli_support import (
     Register,
@@ -54,6 +55,7 @@ AREA_COMMANDS: tuple[Register, ...] = (
     cli_edge_live.register,
     cli_edge.register,
     cli_config.register,
+    cli_products.register,
 )
 
 

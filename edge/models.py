@@ -17,6 +17,7 @@ from edge.audio.listener import Listener
 from edge.audio.vad import SileroVad, open_session
 from edge.config import EdgeConfig
 from edge.vision.analysis import KeyframeAnalyser
+from edge.vision.barcodes import OpenCvBarcodeReader
 from edge.vision.classifier import EfficientNetLite0Classifier
 from edge.vision.detector import OnnxObjectDetector
 from edge.vision.faces import FaceDetector, load_face_detector
@@ -45,6 +46,7 @@ class EdgeModels:
             faces=self.face_detector,
             hands=_hand_tracker(),
             objects=OnnxObjectDetector(self._object_detector) if self._object_detector else None,
+            barcodes=OpenCvBarcodeReader(),
         )
 
     def listener(self, config: EdgeConfig) -> Listener:

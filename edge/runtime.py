@@ -194,6 +194,8 @@ class EdgeRuntime:
             labels=context.labels,
             analysed_ms=context.analysed_ms,
             errors=context.errors,
+            barcodes=context.barcodes,
+            products=context.products,
         )
         if self._live.should_send(frame.t, True, len(encode(note))) and self._camera_allowed():
             if await self._emit(note):
@@ -426,5 +428,7 @@ class EdgeRuntime:
                 labels=context.labels,
                 analysed_ms=context.analysed_ms,
                 errors=context.errors,
+                barcodes=context.barcodes,
+                products=context.products,
             )
         )

@@ -99,6 +99,22 @@ class OcrLine:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ProductLabel:
+    """A product's label as read from the keyframe's text; "" where a field was not read.
+
+    `allergens` holds the label's own allergen lines ("Contains: milk, soya",
+    "May contain nuts") as printed, so the cloud can quote them.
+    """
+
+    name: str = ""
+    brand: str = ""
+    size: str = ""
+    price: str = ""
+    ingredients: str = ""
+    allergens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Observation(Envelope):
     """What the edge's vision models saw in the turn's keyframe."""
 
@@ -110,6 +126,10 @@ class Observation(Envelope):
     analysed_ms: float = 0.0
     # One "stage: what went wrong" per vision stage that failed on this frame.
     errors: tuple[str, ...] = ()
+    # Decoded barcodes: EAN-13/UPC-A digits, or a QR code's text.
+    barcodes: tuple[str, ...] = ()
+    # The product labels parsed from `ocr`, when the text looked like one.
+    products: tuple[ProductLabel, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,12 +13,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from edge.vision.barcodes import BarcodeReader
 from edge.vision.boxes import Box
 from edge.vision.classifier import ImageClassifier
 from edge.vision.faces import FaceDetector, FaceStageError, redact_faces
 from edge.vision.hands import HandTracker, crop, pointed_region, pointing_ray
 from edge.vision.ocr import Ocr
-from protocol.messages import Label, OcrLine
+from edge.vision.product_label import parse_label
+from protocol.messages import Label, OcrLine, ProductLabel
 
 LABELS_KEPT = 5
 
@@ -39,6 +41,9 @@ class VisualContext:
     errors: tuple[str, ...] = ()
     # Where the wearer's index finger pointed; `labels` then name what is there first.
     pointed: Box | None = None
+    # Decoded barcodes and QR codes, and the product label read from `ocr`.
+    barcodes: tuple[str, ...] = ()
+    products: tuple[ProductLabel, ...] = ()
 
 
 class ObjectDetector(Protocol):
@@ -83,11 +88,13 @@ class KeyframeAnalyser:
         faces: FaceDetector | None = None,
         hands: HandTracker | None = None,
         objects: ObjectDetector | None = None,
+        barcodes: BarcodeReader | None = None,
     ) -> None:
         # The privacy stage: without it no frame may leave the device (see edge.vision.faces).
         self.faces = faces
         self.hands = hands
         self.objects = objects
+        self.barcodes = barcodes
         self._ocr = ocr
         self._classifier = classifier
         self._labels = labels
@@ -141,6 +148,7 @@ class KeyframeAnalyser:
             except Exception as exc:
                 log.warning("object detector failed on a keyframe", exc_info=True)
                 errors.append(f"objects: {type(exc).__name__}: {exc}")
+        codes = self._barcodes(image, errors)
         lines: tuple[OcrLine, ...] = ()
         try:
             lines = tuple(reading.result())
@@ -154,6 +162,8 @@ class KeyframeAnalyser:
             analysed_ms=(self._clock() - started) * 1000.0,
             errors=tuple(errors),
             pointed=pointed,
+            barcodes=codes,
+            products=_products(lines, errors),
         )
 
     def close(self) -> None:
@@ -168,6 +178,17 @@ class KeyframeAnalyser:
             if self._workers is None:
                 self._workers = ThreadPoolExecutor(2, thread_name_prefix="keyframe")
             return self._workers
+
+    def _barcodes(self, image: npt.NDArray[np.uint8], errors: list[str]) -> tuple[str, ...]:
+        """The product-barcode stage: in the caller's thread, beside OCR (a few ms of OpenCV)."""
+        if self.barcodes is None:
+            return ()
+        try:
+            return tuple(self.barcodes.read(image))
+        except Exception as exc:
+            log.warning("barcode reader failed on a keyframe", exc_info=True)
+            errors.append(f"barcodes: {type(exc).__name__}: {exc}")
+            return ()
 
     def _pointed_region(self, image: npt.NDArray[np.uint8], errors: list[str]) -> Box | None:
         if self.hands is None:
@@ -184,3 +205,14 @@ class KeyframeAnalyser:
             if pointing is not None:
                 return pointed_region(pointing, width, height)
         return None
+
+
+def _products(lines: tuple[OcrLine, ...], errors: list[str]) -> tuple[ProductLabel, ...]:
+    """The label-parsing stage: pure text rules over what OCR read."""
+    try:
+        label = parse_label([line.text for line in lines])
+    except Exception as exc:
+        log.warning("product label parser failed on a keyframe", exc_info=True)
+        errors.append(f"product label: {type(exc).__name__}: {exc}")
+        return ()
+    return (label,) if label is not None else ()
