@@ -30,10 +30,12 @@ from cloud.reasoning.openai_reasoner import ToolCallingReasoner
 from cloud.reasoning.reasoner import ChatMessage, Reasoner
 from cloud.speech.asr import Transcriber
 from cloud.speech.speech_decoding import speech_samples
+from cloud.speech.spoken_answer import SpokenAnswer, Voice, speaking_after
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
 from cloud.turn_limits import TurnLimits
 from protocol import (
+    AnswerAudio,
     AnswerDelta,
     AnswerDone,
     Error,
@@ -67,6 +69,8 @@ class Models:
     users: UserDirectory | None = None
     # A larger model for reasoning mode, where one is served; None: `reasoner` for both.
     reasoning_reasoner: Reasoner | None = None
+    # Speaks answers as they are written (AnswerAudio); None: text only.
+    voice: Voice | None = None
 
     def reasoner_for(self, mode: str) -> Reasoner:
         if mode == "reasoning" and self.reasoning_reasoner is not None:
@@ -138,6 +142,8 @@ class Conversation:
         # Bounded (protocol.limits); TurnLimits refuses a question before it would overflow.
         self._ready: asyncio.Queue[Turn] = asyncio.Queue(maxsize=MAX_QUEUED_TURNS)
         self._limits = TurnLimits()
+        # Answers are spoken where the cloud has a voice, until a Control "speak" "off".
+        self.speaking = True
         self.answered = 0
 
     def receive(self, message: Message) -> Error | None:
@@ -161,6 +167,7 @@ class Conversation:
     def _file(self, message: Message) -> None:
         """File a message under its turn; a complete turn is queued for an answer."""
         now = self._clock()
+        self.speaking = speaking_after(self.speaking, message)
         if isinstance(message, SpeechSegment):
             turn = self._turn(message.turn_id)
             turn.parts[message.part] = message.pcm
@@ -446,6 +453,7 @@ class Conversation:
             else self._config.fast_max_tokens
         )
         pieces: list[str] = []
+        spoken = self._spoken_answer(turn)
 
         async def relay() -> None:
             async for piece in self._answer_pieces(messages, max_tokens, mode, data, now):
@@ -453,6 +461,8 @@ class Conversation:
                     turn.stages.append(Stage(name="first_token", at=self._clock()))
                 pieces.append(piece)
                 await self._send(self._out.make(AnswerDelta, turn_id=turn.turn_id, text=piece))
+                if spoken is not None:
+                    spoken.add(piece)
 
         async with self._models.lock:
             started = self._clock()
@@ -464,6 +474,41 @@ class Conversation:
                 apology = (" " if pieces else "") + APOLOGY
                 pieces.append(apology)
                 await self._send(self._out.make(AnswerDelta, turn_id=turn.turn_id, text=apology))
+                if spoken is not None:
+                    spoken.add(apology)
             spent = self._clock() - started
         turn.stages.append(Stage(name="last_token", at=self._clock()))
+        if spoken is not None:
+            await self._finish_speaking(turn, spoken)
         return "".join(pieces).strip(), spent
+
+    def _spoken_answer(self, turn: Turn) -> SpokenAnswer | None:
+        """The turn's spoken answer, where the cloud has a voice and the session wants it."""
+        voice = self._models.voice
+        if voice is None or not self.speaking:
+            return None
+
+        async def emit(part: int, pcm: bytes, sample_rate: int, last: bool) -> None:
+            await self._send(
+                self._out.make(
+                    AnswerAudio,
+                    turn_id=turn.turn_id,
+                    part=part,
+                    pcm=pcm,
+                    sample_rate=sample_rate,
+                    last=last,
+                )
+            )
+
+        return SpokenAnswer(voice, emit)
+
+    async def _finish_speaking(self, turn: Turn, spoken: SpokenAnswer) -> None:
+        """Speak the rest before AnswerDone, so the device knows the whole answer has
+        arrived when it sees it; an Interrupt or a stuck voice stops it early."""
+        try:
+            async with asyncio.timeout(self._config.answer_timeout_s):
+                await unless_interrupted(spoken.finish(), turn.interrupted)
+        except Exception as exc:  # the text is out; a failed voice only loses the audio
+            log.warning("speaking turn %s failed: %s", turn.turn_id, exc)
+        finally:
+            await spoken.cancel()

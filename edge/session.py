@@ -22,6 +22,7 @@ from edge.runtime import EdgeRuntime, EdgeStats
 from edge.sources.media import Source
 from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
+    AnswerAudio,
     AnswerDelta,
     AnswerDone,
     Control,
@@ -37,6 +38,7 @@ from protocol import (
     Stage,
     Transcript,
 )
+from protocol.limits import MAX_SEGMENT_PART_BYTES, MAX_SEGMENT_PARTS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,21 @@ class TurnRecord:
     done: AnswerDone | None = None
     answered_at: float = 0.0
     errors: list[str] = field(default_factory=list)
+    # The spoken answer's parts (AnswerAudio) by part number, as they arrived.
+    audio: dict[int, AnswerAudio] = field(default_factory=dict)
+
+    def add_audio(self, message: AnswerAudio) -> None:
+        """Keep a part of the spoken answer; a repeated part replaces the first, and
+        no more parts than the cloud may send are kept."""
+        if message.part < MAX_SEGMENT_PARTS and len(message.pcm) <= MAX_SEGMENT_PART_BYTES:
+            self.audio[message.part] = message
+
+    def spoken(self) -> tuple[bytes, int]:
+        """The spoken answer as one run of s16le samples, and its sample rate (0: none)."""
+        parts = [self.audio[k] for k in sorted(self.audio)]
+        if not parts:
+            return b"", 0
+        return b"".join(p.pcm for p in parts), parts[0].sample_rate
 
     def stages(self) -> tuple[Stage, ...]:
         if self.done is None:
@@ -187,6 +204,9 @@ class EdgeSession:
             elif isinstance(message, AnswerDelta) and turn is not None:
                 turn.answer += message.text
                 notify("answer_delta", message, turn)
+            elif isinstance(message, AnswerAudio) and turn is not None:
+                turn.add_audio(message)
+                notify("answer_audio", message, turn)
             elif isinstance(message, AnswerDone) and turn is not None:
                 turn.done = message
                 turn.answered_at = time.monotonic()

@@ -18,6 +18,9 @@ PrivacyMode = Literal["standard", "no-camera", "local-only"]
 AnswerMode = Literal["auto", "fast", "reasoning"]
 PRIVACY_MODES: tuple[PrivacyMode, ...] = typing.get_args(PrivacyMode)
 ANSWER_MODES: tuple[AnswerMode, ...] = typing.get_args(AnswerMode)
+# How a spoken answer's audio is carried; the codec refuses any other value.
+AnswerAudioCodec = Literal["pcm"]
+ANSWER_AUDIO_CODECS: tuple[AnswerAudioCodec, ...] = typing.get_args(AnswerAudioCodec)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -163,6 +166,26 @@ class AnswerDelta(Envelope):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AnswerAudio(Envelope):
+    """A piece of the spoken answer to `turn_id`, in order of `part`.
+
+    The cloud speaks each sentence as soon as the reasoner has written it, so
+    the first words play while the rest is still being written. `pcm` is mono
+    s16le at `sample_rate` (the voice's own rate, e.g. 22,050 Hz for Piper);
+    `last` marks the end of the spoken answer (its `pcm` may be empty). All
+    parts arrive before the turn's AnswerDone; an Interrupt stops them.
+    """
+
+    kind: ClassVar[str] = "answer_audio"
+    turn_id: int
+    part: int
+    pcm: bytes
+    sample_rate: int
+    codec: AnswerAudioCodec = "pcm"
+    last: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Stage:
     """A named moment in a turn's life, on the monotonic clock of the host."""
 
@@ -278,6 +301,7 @@ Message = (
     | Transcript
     | AnswerDelta
     | AnswerDone
+    | AnswerAudio
     | Control
     | Interrupt
     | Ack
@@ -297,6 +321,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Transcript,
         AnswerDelta,
         AnswerDone,
+        AnswerAudio,
         Control,
         Interrupt,
         Ack,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import wave
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -88,6 +89,54 @@ class UploadDump:
             path = self.folder / f"{len(self.written) + 1:04d}-turn{message.turn_id}.jpg"
             path.write_bytes(message.jpeg)
             self.written.append(path)
+        self.then(kind, message, turn)
+
+
+def with_voice(models: Models) -> Models:
+    """The cloud's models with the bundled Piper voice added, so answers are spoken."""
+    from cloud.speech.speaker import PiperSpeaker
+    from cloud.speech.spoken_answer import Voice
+
+    if models.voice is not None:
+        return models
+    return replace(models, voice=Voice(PiperSpeaker()))
+
+
+class AnswerAudioWriter:
+    """Writes each spoken answer as a WAV file, one per turn (`turn0003.wav`), when the
+    turn's AnswerDone arrives; every event goes on to `then`."""
+
+    def __init__(
+        self, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> None:
+        self.folder = folder
+        self.then = then
+        self.written: list[Path] = []
+
+    @classmethod
+    def into(
+        cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
+    ) -> AnswerAudioWriter:
+        """A writer into `folder`, created if needed; ValueError when it cannot be."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"--answer-audio {folder}: {exc.strerror or exc}") from exc
+        if not folder.is_dir():
+            raise ValueError(f"--answer-audio {folder}: not a folder")
+        return cls(folder, then)
+
+    def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, AnswerDone) and turn is not None:
+            pcm, rate = turn.spoken()
+            if pcm:
+                path = self.folder / f"turn{message.turn_id:04d}.wav"
+                with wave.open(str(path), "wb") as out:
+                    out.setnchannels(1)
+                    out.setsampwidth(2)
+                    out.setframerate(rate)
+                    out.writeframes(pcm)
+                self.written.append(path)
         self.then(kind, message, turn)
 
 

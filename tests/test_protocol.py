@@ -14,6 +14,7 @@ from protocol import (
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
     Ack,
+    AnswerAudio,
     AnswerDelta,
     AnswerDone,
     Control,
@@ -59,6 +60,8 @@ EXAMPLES: list[Message] = [
     Query(**BASE, turn_id=2, text="what does this say?", mode="reasoning"),
     Transcript(**BASE, turn_id=1, text="what does this page say"),
     AnswerDelta(**BASE, turn_id=1, text="It says "),
+    AnswerAudio(**BASE, turn_id=1, part=0, pcm=b"\x01\x00" * 64, sample_rate=22_050),
+    AnswerAudio(**BASE, turn_id=1, part=1, pcm=b"", sample_rate=22_050, last=True),
     AnswerDone(
         **BASE,
         turn_id=1,
