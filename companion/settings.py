@@ -599,7 +599,9 @@ def flag_parser(name: str) -> Callable[[str], Any]:
         try:
             return setting.kind.parse(text)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"expected {setting.kind.expected}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {setting.kind.expected}, not {text!r}"
+            ) from None
 
     return parse
 

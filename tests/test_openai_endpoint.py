@@ -224,7 +224,7 @@ class SlowReasoner:
     ) -> AsyncIterator[str]:
         try:
             for _ in range(min(1000, max_new_tokens)):
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # a slow model is the scenario: the client leaves mid-way
                 self.written += 1
                 yield " word"
         finally:
@@ -261,8 +261,13 @@ async def test_a_client_leaving_mid_stream_stops_the_model() -> None:
 
 
 def test_serve_refuses_a_bad_openai_port(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--openai-port", "70000"]) == 2
-    assert "--openai-port 70000" in capsys.readouterr().err
+    # Refused as the flags are read (companion/settings.py checks every layer alike).
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--openai-port", "70000"])
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("companion serve: error: argument --openai-port: expected a port")
+    assert last.endswith("not '70000'")
 
 
 async def test_the_cloud_serves_it_when_configured(reasoner: CountingReasoner) -> None:
