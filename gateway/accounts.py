@@ -20,15 +20,16 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from protocol.secret_file import SecretFileError, load_or_create_secret, private_dir, private_file
 
 TokenKind = Literal["device", "session"]
 
@@ -92,16 +93,26 @@ def check_user_name(user: str) -> str:
 
 
 class Accounts:
-    """The account store for one gateway: one SQLite file and one secret in `data_dir`."""
+    """The account store for one gateway: one SQLite file and one secret in `data_dir`.
+
+    The folder is the owner's only (0700), its files too (0600); the signing
+    key is created atomically, so two processes starting at once share one.
+    """
 
     def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = private_dir(Path(data_dir))
         self._clock = clock
-        self._secret = _load_or_create_secret(self.data_dir / "gateway.secret")
+        try:
+            self._secret = load_or_create_secret(self.data_dir / "gateway.secret")
+        except SecretFileError as exc:
+            raise AuthError(str(exc)) from None
         self._lock = threading.Lock()
+        # Told (user, device) after a device is revoked here; the gateway ends its sessions.
+        self.revocation_listeners: list[Callable[[str, str], None]] = []
         self._db = sqlite3.connect(
-            str(self.data_dir / "accounts.sqlite"), isolation_level=None, check_same_thread=False
+            str(private_file(self.data_dir / "accounts.sqlite")),
+            isolation_level=None,
+            check_same_thread=False,
         )
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(_SCHEMA)
@@ -187,14 +198,48 @@ class Accounts:
             ).fetchall()
         return [Device(*row) for row in rows]
 
+    def device(self, device: str) -> Device | None:
+        """One device by id, whoever owns it (for the owner's command line)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, user_id, name, created, revoked FROM devices WHERE id = ?", (device,)
+            ).fetchone()
+        return None if row is None else Device(*row)
+
     def revoke_device(self, user: str, device: str) -> bool:
-        """Revoke one of `user`'s devices; another user's device id changes nothing."""
+        """Revoke one of `user`'s devices; another user's device id changes nothing.
+
+        Tokens are checked against the device on every use, so no new request
+        gets through; listeners end the device's live sessions at once.
+        """
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE devices SET revoked = ? WHERE id = ? AND user_id = ? AND revoked IS NULL",
                 (self._clock(), device, user),
             )
-        return cursor.rowcount == 1
+        revoked = cursor.rowcount == 1
+        if revoked:
+            for listener in list(self.revocation_listeners):
+                listener(user, device)
+        return revoked
+
+    def revoked_among(self, devices: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (user, device) pairs may no longer speak (revoked, or unknown).
+
+        The gateway asks this about its live sessions, so a device revoked by
+        another process (`companion devices revoke`) loses them too.
+        """
+        wanted = set(devices)
+        if not wanted:
+            return set()
+        with self._lock:
+            live = {
+                (user, device)
+                for device, user in self._db.execute(
+                    "SELECT id, user_id FROM devices WHERE revoked IS NULL"
+                )
+            }
+        return wanted - live
 
     # -- tokens -------------------------------------------------------------
 
@@ -243,29 +288,19 @@ class Accounts:
         return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
 
     def _check_signature(self, token: str) -> str:
-        if not isinstance(token, str) or len(token) > 2048 or token.count(".") != 1:
+        # Tokens are ASCII; anything else (compare_digest refuses non-ASCII text with a
+        # TypeError, once a 500) is simply not a token.
+        if (
+            not isinstance(token, str)
+            or len(token) > 2048
+            or not token.isascii()
+            or token.count(".") != 1
+        ):
             raise AuthError("malformed token")
         payload, signature = token.split(".")
-        if not hmac.compare_digest(self._mac(payload), signature):
+        if not hmac.compare_digest(self._mac(payload).encode(), signature.encode()):
             raise AuthError("bad token signature")
         return payload
-
-
-def _load_or_create_secret(path: Path) -> bytes:
-    """32 random bytes, written once with owner-only permissions."""
-    try:
-        secret = path.read_bytes()
-    except FileNotFoundError:
-        secret = secrets.token_bytes(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first: use theirs
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as out:
-            out.write(secret)
-    if len(secret) < 32:
-        raise AuthError(f"{path} is shorter than 32 bytes; delete it to make a new secret")
-    return secret
 
 
 def _hash(code: str) -> str:

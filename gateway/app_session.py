@@ -109,6 +109,7 @@ class AppSession(CloudBoundSession):
     ) -> None:
         super().__init__(session_id, cloud, on_closed)
         self.user = user
+        self.device = device
         self.settings = AppSettings()
         self._history = history
         self._question_gate = question_gate

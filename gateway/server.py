@@ -3,27 +3,40 @@
 `POST /v1/sessions` takes an SDP offer (JSON `{"sdp", "type": "offer"}`), opens
 the session's websocket to the cloud, and returns the SDP answer with the
 session id every message of that session must carry.
+
+With accounts, every session belongs to a device, and a revoked device loses
+its live sessions at once (`watch_revocations`): edge sessions opened here and
+any others registered in `device_session_sources` (the phone app's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from edge.link.webrtc import offers_data_channel
+from gateway.accounts import Accounts
 from gateway.config import GatewayConfig
-from gateway.request_keys import AUTHENTICATED_USER
+from gateway.request_keys import AUTHENTICATED_USER, PRINCIPAL
 from gateway.session import GatewaySession
 from protocol import DeviceStatus
 
 log = logging.getLogger(__name__)
+
+# How soon a device revoked by another process (`companion devices revoke`) loses its
+# live sessions; one revoked through this process's Accounts loses them at once.
+REVOCATION_POLL_S = 1.0
+
+# A live session as revocation sees it: whose, which device, and how to end it.
+DeviceSession = tuple[str, str, Callable[[], Awaitable[None]]]
 
 
 class Gateway:
@@ -32,6 +45,15 @@ class Gateway:
         # Signs each session's claim to the cloud (protocol.claims); the cloud holds the same.
         self.cloud_secret = cloud_secret
         self.sessions: dict[str, GatewaySession] = {}
+        # Edge sessions' (user, device), where accounts named the device.
+        self._devices: dict[str, tuple[str, str]] = {}
+        # Other kinds of live session revocation must end (the phone app adds its own).
+        self.device_session_sources: list[Callable[[], Iterable[DeviceSession]]] = [
+            self._edge_device_sessions
+        ]
+        self._accounts: Accounts | None = None
+        self._revoked = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Told (user, status) whenever an edge reports its glasses (the phone app listens).
         self.device_listeners: list[Callable[[str, DeviceStatus], None]] = []
         self.app = web.Application(client_max_size=self.config.max_offer_bytes)
@@ -76,6 +98,9 @@ class Gateway:
             log.warning("cloud unreachable at %s: %s", self.config.cloud_url, exc)
             return _problem(503, f"cloud unreachable at {self.config.cloud_url}")
         self.sessions[session_id] = session
+        principal = request.get(PRINCIPAL)
+        if principal is not None:
+            self._devices[session_id] = (principal.user, principal.device)
         session.on_device_status = self._device_status
         try:
             await session.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "offer"))
@@ -92,6 +117,52 @@ class Gateway:
 
     def _forget(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
+        self._devices.pop(session_id, None)
+
+    # -- revocation -------------------------------------------------------------
+
+    def watch_revocations(self, accounts: Accounts) -> None:
+        """End a device's live sessions when it is revoked: at once when revoked through
+        `accounts`, within REVOCATION_POLL_S when another process revoked it."""
+        self._accounts = accounts
+        accounts.revocation_listeners.append(self._revoked_here)
+
+    def _revoked_here(self, user: str, device: str) -> None:
+        # Called by Accounts, possibly from a worker thread.
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._revoked.set)
+
+    def _edge_device_sessions(self) -> Iterable[DeviceSession]:
+        for session_id, (user, device) in list(self._devices.items()):
+            if (session := self.sessions.get(session_id)) is not None:
+                yield user, device, session.close
+
+    async def end_revoked_sessions(self) -> int:
+        """Close every live session whose device may no longer speak; how many closed."""
+        if self._accounts is None:
+            return 0
+        live = [entry for source in self.device_session_sources for entry in source()]
+        if not live:
+            return 0
+        revoked = await asyncio.to_thread(
+            self._accounts.revoked_among, {(user, device) for user, device, _ in live}
+        )
+        ending = [close for user, device, close in live if (user, device) in revoked]
+        for user, device in revoked:
+            log.warning("device %s of %s revoked: ending its live sessions", device, user)
+        await asyncio.gather(*(close() for close in ending))
+        return len(ending)
+
+    async def _watch_revocations(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REVOCATION_POLL_S):
+                    await self._revoked.wait()
+            self._revoked.clear()
+            try:
+                await self.end_revoked_sessions()
+            except Exception:  # a locked or missing accounts file must not stop the watch
+                log.exception("could not check live sessions for revoked devices")
 
     async def _close_all(self, app: web.Application) -> None:
         await asyncio.gather(*(s.close() for s in list(self.sessions.values())))
@@ -107,9 +178,18 @@ class Gateway:
         port = self.config.port
         if server is not None and server.sockets:  # type: ignore[attr-defined]
             port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._loop = asyncio.get_running_loop()
+        watcher = (
+            asyncio.create_task(self._watch_revocations()) if self._accounts is not None else None
+        )
         try:
             yield port
         finally:
+            self._loop = None
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             await runner.cleanup()
 
 

@@ -29,6 +29,18 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def private_file(path: Path) -> Path:
+    """Make `path` exist, owner-only (0600), before a library opens it.
+
+    SQLite creates its -wal and -shm files with the main file's permissions,
+    so a database made private here stays private in all three files.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    with contextlib.suppress(PermissionError):
+        path.chmod(0o600)
+    return path
+
+
 def load_or_create_secret(path: Path, *, length: int = SECRET_BYTES) -> bytes:
     """The secret in `path`, made (random, `length` bytes, mode 0600) if there is none."""
     try:

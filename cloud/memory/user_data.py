@@ -19,6 +19,7 @@ from cloud.memory.errors import MemoryStoreError
 from cloud.memory.records import check_user
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.tools.store import ToolStore
+from protocol.secret_file import private_dir, private_file
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -54,7 +55,10 @@ class UserDirectory:
                 return data
             path = user_file(self.data_dir, user)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # Owner-only: the folders 0700 and the file 0600 (its -wal and -shm follow it).
+                private_dir(self.data_dir)
+                private_dir(path.parent)
+                private_file(path)
             except OSError as exc:
                 raise MemoryStoreError(
                     f"cannot create {path.parent} for personal memory: {exc}; "
