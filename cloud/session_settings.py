@@ -4,7 +4,9 @@ The edge and the phone app tell the cloud their privacy and answer modes; the
 cloud honours them rather than trusting every message to have been filtered:
 a turn whose speech should never have left (local-only) is refused, a frame
 or observation in no-camera is dropped, and a turn asked in "auto" mode takes
-the session's chosen mode. Pure: a reducer over messages.
+the session's chosen mode. Shopping mode (cloud/tools/shopping.py) is chosen
+by the app (Control "shopping" "on"/"off"), by the wearer's words, or by a
+shopping question about a product in view. Pure: a reducer over messages.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from dataclasses import dataclass
 from protocol import ANSWER_MODES, AnswerMode, Control, Hello, PrivacyMode
 from protocol.privacy import parse_privacy
 
+# The values a Control may give an on/off setting.
+SWITCH = {"on": True, "off": False, "true": True, "false": False}
+
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
     privacy: PrivacyMode = "standard"
     mode: AnswerMode = "auto"
+    # In a shop: prices seen are remembered, and product questions use the shopping tools.
+    shopping: bool = False
 
     def mode_for(self, asked: AnswerMode) -> AnswerMode:
         """A turn's own mode wins; "auto" defers to what the wearer chose for the session."""
@@ -35,4 +42,6 @@ def apply_setting(settings: SessionSettings, message: Hello | Control) -> Sessio
     mode = next((m for m in ANSWER_MODES if m == message.value), None)
     if message.action == "mode" and mode is not None:
         return dataclasses.replace(settings, mode=mode)
+    if message.action == "shopping" and message.value in SWITCH:
+        return dataclasses.replace(settings, shopping=SWITCH[message.value])
     return settings

@@ -16,6 +16,7 @@ from cloud.memory.words import content_words
 from cloud.prompting.second_person import to_second_person
 from cloud.prompting.spoken_time import spoken_clock, spoken_duration, spoken_list, spoken_moment
 from cloud.tools.intents import (
+    SHOPPING_INTENTS,
     AddNote,
     AddToList,
     ClearList,
@@ -29,7 +30,9 @@ from cloud.tools.intents import (
     SetReminder,
     SetTimer,
 )
+from cloud.tools.shopping import answer_shopping
 from cloud.tools.store import ToolStore
+from protocol.messages import Observation
 
 # A memory this unlike the question is not about the thing asked for.
 FIND_MIN_COSINE = 0.3
@@ -44,8 +47,10 @@ def perform(
     user: str,
     now: datetime,
     source_id: str | None = None,
+    seen: Observation | None = None,
 ) -> str:
-    """Do what was asked; the sentence to say back."""
+    """Do what was asked; the sentence to say back. `seen`: the turn's camera context,
+    which the shopping requests are about."""
     if isinstance(intent, SetReminder):
         if intent.due is None:
             return f"When should I remind you to {to_second_person(intent.what)}? Say, for example, in 10 minutes or at 5 pm."
@@ -96,6 +101,8 @@ def perform(
         return "Your shopping list is now empty."
     if isinstance(intent, FindThing):
         return find_thing(memory, user, intent.thing, now)
+    if isinstance(intent, SHOPPING_INTENTS):
+        return answer_shopping(intent, seen, tools=tools, memory=memory, user=user, now=now)
     assert isinstance(intent, Remember)
     return remember(memory, user, intent.text, now, source_id=source_id)
 

@@ -71,6 +71,64 @@ class Remember:
     text: str  # the whole request, for the fact extractor
 
 
+# Shopping (cloud/tools/shopping.py): about the product in view, the list, prices, the trip.
+
+
+@dataclass(frozen=True)
+class ShoppingMode:
+    on: bool
+    shop: str = ""  # "I'm shopping at Greenway's"
+
+
+@dataclass(frozen=True)
+class CanEat:
+    who: str  # "me", "my daughter", "Amelia"
+
+
+@dataclass(frozen=True)
+class OnList:
+    pass
+
+
+@dataclass(frozen=True)
+class TookIt:
+    item: str = ""  # "" : the product in view
+
+
+@dataclass(frozen=True)
+class ListLeft:
+    pass
+
+
+@dataclass(frozen=True)
+class PriceHistory:
+    thing: str = ""  # "" : the product in view
+
+
+@dataclass(frozen=True)
+class WhichWouldLike:
+    who: str
+
+
+@dataclass(frozen=True)
+class TripTotal:
+    pass
+
+
+ShoppingIntent = (
+    ShoppingMode | CanEat | OnList | TookIt | ListLeft | PriceHistory | WhichWouldLike | TripTotal
+)
+SHOPPING_INTENTS = (
+    ShoppingMode,
+    CanEat,
+    OnList,
+    TookIt,
+    ListLeft,
+    PriceHistory,
+    WhichWouldLike,
+    TripTotal,
+)
+
 Intent = (
     SetReminder
     | ListReminders
@@ -83,6 +141,7 @@ Intent = (
     | ClearList
     | FindThing
     | Remember
+    | ShoppingIntent
 )
 
 _I = re.IGNORECASE
@@ -145,6 +204,103 @@ _FIND = (
 _REMEMBER = re.compile(
     r"^(?:remember|don't forget|do not forget|keep in mind)(?: that)?,?\s+(?P<text>.+)$", _I
 )
+_THIS = r"(?:this|that|these|those|it|them|this one|that one)"
+_WHO = r"(?P<who>i|we|me|us|(?:my|our) [\w' -]+?|[a-z][\w'-]+)"
+_SHOPPING_ON = (
+    re.compile(
+        r"^(?:i'm|i am|im|we're|we are) (?:doing (?:the|some|my|our) )?shopping"
+        r"(?: (?:at|in) (?P<shop>.+))?$",
+        _I,
+    ),
+    re.compile(
+        r"^(?:(?:start|turn on|switch on|enable|begin|enter|go into|use) )?"
+        r"(?:the )?shopping mode(?: on)?$",
+        _I,
+    ),
+)
+_SHOPPING_OFF = re.compile(
+    r"^(?:(?:stop|end|turn off|switch off|exit|leave|disable|quit) (?:the )?shopping mode"
+    r"|shopping mode off|(?:i'm|i am|im|we're|we are) (?:done|finished) shopping"
+    r"|(?:i've|i have|we've|we have) finished (?:the )?shopping|done shopping)$",
+    _I,
+)
+_CAN_EAT = (
+    re.compile(
+        rf"^(?:can|could|may|should) {_WHO} (?:safely )?(?:eat|have|drink|try) {_THIS}$", _I
+    ),
+    re.compile(
+        rf"^(?:is|are) {_THIS} (?:safe|ok|okay|alright|all right|fine)"
+        rf"(?: to (?:eat|have|drink))?(?: for {_WHO})?(?: to (?:eat|have|drink))?$",
+        _I,
+    ),
+    re.compile(
+        rf"^(?:does|do|is there anything in) {_THIS} (?:have|contain)? ?anything "
+        rf"(?:{_WHO} (?:is|are|am)|i'm|we're) allergic to$",
+        _I,
+    ),
+)
+_ON_LIST = (
+    re.compile(rf"^(?:is|are) {_THIS} on (?:my|the|our) (?:shopping |grocery )?list$", _I),
+    re.compile(rf"^do (?:i|we) need {_THIS}$", _I),
+)
+_TOOK = re.compile(
+    r"^(?:i(?:'ve| have)? (?:took|taken|got|grabbed|picked up|put)|i'm taking|i am taking"
+    r"|i'll take|i will take|i'm getting|i'll get|tick|check|cross)"
+    r" (?P<item>it|this|that|these|them|this one|that one|(?:the|some) [\w' -]+?)(?: off)?"
+    r"(?: (?:in|into|to) (?:the|my) (?:basket|trolley|cart))?"
+    r"(?: off (?:the|my|our) (?:shopping |grocery )?list)?$",
+    _I,
+)
+_LIST_LEFT = (
+    re.compile(
+        r"^(?:what's|what is|whats|what) (?:left|else|still) (?:is )?(?:on|in) "
+        r"(?:my|the|our) (?:shopping |grocery )?list$",
+        _I,
+    ),
+    re.compile(r"^what (?:else )?do (?:i|we) still need(?: to (?:get|buy))?$", _I),
+    re.compile(r"^what else do (?:i|we) need(?: to (?:get|buy))?$", _I),
+    re.compile(r"^what(?:'s| is) (?:left|remaining) to (?:get|buy)$", _I),
+)
+_THING = rf"(?P<thing>{_THIS}|(?:the|my|our) [\w' -]+?)"
+_PRICE_HISTORY = (
+    re.compile(
+        rf"^how much (?:was|were|did) {_THING}(?: cost)? (?:last time|before|last week"
+        r"|previously|the last time)$",
+        _I,
+    ),
+    re.compile(rf"^what did {_THING} cost (?:last time|before|last week)$", _I),
+    re.compile(
+        rf"^(?:is|are|was|were) {_THING} (?:any )?(?:cheaper|more expensive|dearer)"
+        r"(?: (?:than|then) (?:last time|last week|before|usual))?$",
+        _I,
+    ),
+    re.compile(
+        rf"^(?:has|have|did) {_THING} (?:gone up|gone down|changed|got cheaper"
+        r"|gotten cheaper)(?: in price)?$",
+        _I,
+    ),
+    re.compile(rf"^(?:is|was) {_THING} a good price$", _I),
+)
+_WHICH_LIKE = (
+    re.compile(
+        rf"^(?:which|what) (?:one )?(?:of (?:these|those|them) )?(?:one )?(?:would|will|does|do)"
+        rf" {_WHO} (?:like|want|prefer|enjoy|love)(?: best| most| more)?$",
+        _I,
+    ),
+    re.compile(rf"^which (?:of these|one) should (?:i|we) (?:get|buy|pick|choose) for {_WHO}$", _I),
+)
+_TOTAL = (
+    re.compile(r"^(?:what's|what is|whats) (?:the|my|our) (?:running )?total(?: so far)?$", _I),
+    re.compile(
+        r"^how much (?:have i|have we|am i|did i|did we) (?:spent|spending|spend)"
+        r"(?: so far)?(?: on this trip| today| here)?$",
+        _I,
+    ),
+    re.compile(
+        r"^how much is (?:everything|my basket|the basket|it all|all this)(?: so far)?$", _I
+    ),
+    re.compile(r"^(?:running total|total so far)$", _I),
+)
 _ARTICLES = re.compile(r"^(?:my|the|our|a|an|some|more|any)\s+", _I)
 _ITEM_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _I)
 
@@ -185,6 +341,9 @@ def parse_intent(said: str, now: datetime) -> Intent | None:
     match = _REMOVE_ITEMS.match(text)
     if match:
         return RemoveFromList(_items(match.group("items")))
+    shopping = _shopping_intent(text)
+    if shopping is not None:
+        return shopping
     for pattern in _FIND:
         match = pattern.match(text)
         if match:
@@ -198,6 +357,45 @@ def parse_intent(said: str, now: datetime) -> Intent | None:
     if match:
         return Remember(said)
     return None
+
+
+def _shopping_intent(text: str) -> ShoppingIntent | None:
+    for pattern in _SHOPPING_ON:
+        if match := pattern.match(text):
+            return ShoppingMode(True, _tidy(match.groupdict().get("shop") or ""))
+    if _SHOPPING_OFF.match(text):
+        return ShoppingMode(False)
+    for pattern in _CAN_EAT:
+        if match := pattern.match(text):
+            return CanEat(_person(match.group("who")))
+    if any(pattern.match(text) for pattern in _ON_LIST):
+        return OnList()
+    if match := _TOOK.match(text):
+        item = match.group("item")
+        return TookIt("" if re.fullmatch(_THIS, item, _I) else _ARTICLES.sub("", item).lower())
+    if any(pattern.match(text) for pattern in _LIST_LEFT):
+        return ListLeft()
+    for pattern in _PRICE_HISTORY:
+        if match := pattern.match(text):
+            thing = match.group("thing")
+            return PriceHistory("" if re.fullmatch(_THIS, thing, _I) else _ARTICLES.sub("", thing))
+    for pattern in _WHICH_LIKE:
+        if match := pattern.match(text):
+            return WhichWouldLike(_person(match.group("who")))
+    if any(pattern.match(text) for pattern in _TOTAL):
+        return TripTotal()
+    return None
+
+
+def _person(who: str | None) -> str:
+    """ "I", "we", nothing → "me"; "My Daughter" → "my daughter"; a name keeps its capitals."""
+    who = (who or "").strip()
+    if who.lower() in {"", "i", "we", "me", "us"}:
+        return "me"
+    head, _, rest = who.partition(" ")
+    if head.lower() in {"my", "our"}:
+        return f"my {rest.lower()}"
+    return who[:1].upper() + who[1:]
 
 
 def clean(said: str) -> str:

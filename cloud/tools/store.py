@@ -1,4 +1,4 @@
-"""Reminders, timers, notes and the shopping list, in the user's own SQLite file.
+"""Reminders, timers, notes, the shopping list and prices seen, in the user's own SQLite file.
 
 The tables live beside the memories (same file, own connection, WAL), so a
 user's data is one file to export or delete. Reminders outlive the session
@@ -45,6 +45,37 @@ CREATE TABLE IF NOT EXISTS shopping (
     UNIQUE (user_id, item)
 );
 """
+# Later tables, each applied once in order. `tool_migrations` counts those applied (not
+# PRAGMA user_version: the memory store shares the file), so a file made before a
+# table existed gets it on first open.
+_MIGRATIONS = (
+    # 1: shopping mode. Every price seen in a shop; what was taken on each trip.
+    """
+    CREATE TABLE IF NOT EXISTS prices (
+        seq INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        product TEXT NOT NULL,
+        barcode TEXT NOT NULL DEFAULT '',
+        price REAL NOT NULL,
+        shown TEXT NOT NULL,
+        shop TEXT NOT NULL DEFAULT '',
+        seen TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS prices_seen ON prices (user_id, seen);
+    CREATE TABLE IF NOT EXISTS trips (
+        user_id TEXT PRIMARY KEY,
+        started TEXT NOT NULL,
+        shop TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE IF NOT EXISTS basket (
+        seq INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        product TEXT NOT NULL,
+        price REAL,
+        taken TEXT NOT NULL
+    );
+    """,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +84,27 @@ class Reminder:
     text: str
     category: str
     due: datetime
+
+
+@dataclass(frozen=True)
+class PriceSeen:
+    """A price the glasses read in a shop: for which product, where and when."""
+
+    product: str
+    barcode: str
+    price: float
+    shown: str  # as printed: "£1.80"
+    shop: str
+    seen: datetime
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Something the wearer took on this trip, and its price where one was seen."""
+
+    product: str
+    price: float | None
+    taken: datetime
 
 
 class ToolStore:
@@ -69,6 +121,7 @@ class ToolStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            self._migrate()
         except sqlite3.Error as exc:
             raise MemoryStoreError(
                 f"cannot open {self.path} for reminders and notes: {exc}; "
@@ -163,6 +216,98 @@ class ToolStore:
                 "SELECT item FROM shopping WHERE user_id = ? ORDER BY seq", (self.user,)
             ).fetchall()
         return [str(row[0]) for row in rows]
+
+    # -- shopping: prices seen, the trip and its basket ----------------------
+
+    def add_price(self, seen: PriceSeen) -> None:
+        with self._writing():
+            self._conn.execute(
+                "INSERT INTO prices (user_id, product, barcode, price, shown, shop, seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.user,
+                    seen.product,
+                    seen.barcode,
+                    seen.price,
+                    seen.shown,
+                    seen.shop,
+                    iso_utc(seen.seen),
+                ),
+            )
+
+    def prices(self, limit: int = 500) -> list[PriceSeen]:
+        """Prices seen, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT product, barcode, price, shown, shop, seen FROM prices WHERE user_id = ?"
+                " ORDER BY seen DESC, seq DESC LIMIT ?",
+                (self.user, limit),
+            ).fetchall()
+        return [
+            PriceSeen(
+                product=str(row[0]),
+                barcode=str(row[1]),
+                price=float(row[2]),
+                shown=str(row[3]),
+                shop=str(row[4]),
+                seen=parse_iso(row[5], "seen"),
+            )
+            for row in rows
+        ]
+
+    def start_trip(self, now: datetime, shop: str = "") -> None:
+        """A new shopping trip: its basket starts empty."""
+        with self._writing():
+            self._conn.execute(
+                "INSERT INTO trips (user_id, started, shop) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET started = excluded.started,"
+                " shop = excluded.shop",
+                (self.user, iso_utc(now), shop),
+            )
+
+    def trip(self) -> tuple[datetime, str] | None:
+        """When the current trip started and in which shop, or None before the first."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT started, shop FROM trips WHERE user_id = ?", (self.user,)
+            ).fetchone()
+        return None if row is None else (parse_iso(row[0], "started"), str(row[1]))
+
+    def take(self, product: str, price: float | None, now: datetime) -> None:
+        with self._writing():
+            self._conn.execute(
+                "INSERT INTO basket (user_id, product, price, taken) VALUES (?, ?, ?, ?)",
+                (self.user, product, price, iso_utc(now)),
+            )
+
+    def basket(self, since: datetime) -> list[Taken]:
+        """What was taken since `since` (the trip's start), in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT product, price, taken FROM basket WHERE user_id = ? AND taken >= ?"
+                " ORDER BY seq",
+                (self.user, iso_utc(since)),
+            ).fetchall()
+        return [
+            Taken(
+                product=str(row[0]),
+                price=None if row[1] is None else float(row[1]),
+                taken=parse_iso(row[2], "taken"),
+            )
+            for row in rows
+        ]
+
+    def _migrate(self) -> None:
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS tool_migrations (number INTEGER PRIMARY KEY)"
+        )
+        done = self._conn.execute("SELECT COALESCE(MAX(number), 0) FROM tool_migrations")
+        applied = int(done.fetchone()[0])
+        for number, script in enumerate(_MIGRATIONS[applied:], start=applied + 1):
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE; {script}"
+                f" INSERT OR IGNORE INTO tool_migrations (number) VALUES ({number}); COMMIT;"
+            )
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
