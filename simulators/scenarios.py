@@ -22,18 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from protocol import ANSWER_MODES, PRIVACY_MODES, AnswerMode, PrivacyMode
+from simulators.errors import SimulatorError
 from simulators.network_faults import NetworkFaults
 
-MODES = ("auto", "fast", "reasoning")
-PRIVACY_MODES = ("standard", "no-camera", "local-only")
+MODES = ANSWER_MODES
 ACTIVATIONS = ("always", "wake", "push")
 SPEEDS = ("max", "realtime")
 TOOLS = ("reminder", "shopping_list", "note")
 
 T = TypeVar("T")
+C = TypeVar("C", bound=str)
 
 
-class ScenarioError(Exception):
+class ScenarioError(SimulatorError):
     """A scenario file that cannot be run as written."""
 
     def __init__(self, path: Path, where: str, problem: str) -> None:
@@ -88,8 +90,8 @@ class Scenario:
     steps: tuple[Step, ...]
     description: str = ""
     user: str = "eval"
-    mode: str = "auto"
-    privacy: str = "standard"
+    mode: AnswerMode = "auto"
+    privacy: PrivacyMode = "standard"
     activation: str = "always"
     # None: the evaluation's --speed. Barge-in needs "realtime": at full speed the
     # recording is over before the answer it interrupts has begun.
@@ -192,11 +194,12 @@ class _Checker:
             raise self.fail(where, f"must be a non-empty string, not {_kind(value)}")
         return value
 
-    def choice(self, value: object, where: str, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(where, f"must be one of {', '.join(choices)}, not {value!r}")
-        assert isinstance(value, str)
-        return value
+    def choice(self, value: object, where: str, choices: tuple[C, ...]) -> C:
+        """One of `choices`, typed as they are (a Literal's values stay that Literal)."""
+        for choice in choices:
+            if value == choice:
+                return choice
+        raise self.fail(where, f"must be one of {', '.join(choices)}, not {value!r}")
 
     def number(self, value: object, where: str, *, low: float = 0.0) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:

@@ -18,6 +18,7 @@ from edge.models import EdgeModels
 from edge.session import EdgeSession, SessionSummary, TurnRecord
 from protocol import AnswerDelta, AnswerDone, Error, Keyframe, Message, Observation, Transcript
 from protocol.latency import breakdown, total_ms
+from simulators.errors import SimulatorError
 from simulators.replay import replay
 
 
@@ -73,15 +74,13 @@ class UploadDump:
     def into(
         cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
     ) -> UploadDump:
-        """A dump into `folder`, created if needed; UsageError when it cannot be."""
-        from companion.cli_support import UsageError
-
+        """A dump into `folder`, created if needed; SimulatorError when it cannot be."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"--dump-uploads {folder}: {exc.strerror or exc}") from exc
+            raise SimulatorError(f"--dump-uploads {folder}: {exc.strerror or exc}") from exc
         if not folder.is_dir():
-            raise UsageError(f"--dump-uploads {folder}: not a folder")
+            raise SimulatorError(f"--dump-uploads {folder}: not a folder")
         return cls(folder, then)
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
@@ -117,13 +116,13 @@ class AnswerAudioWriter:
     def into(
         cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
     ) -> AnswerAudioWriter:
-        """A writer into `folder`, created if needed; ValueError when it cannot be."""
+        """A writer into `folder`, created if needed; SimulatorError when it cannot be."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ValueError(f"--answer-audio {folder}: {exc.strerror or exc}") from exc
+            raise SimulatorError(f"--answer-audio {folder}: {exc.strerror or exc}") from exc
         if not folder.is_dir():
-            raise ValueError(f"--answer-audio {folder}: not a folder")
+            raise SimulatorError(f"--answer-audio {folder}: not a folder")
         return cls(folder, then)
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:

@@ -69,10 +69,10 @@ async def test_every_uploaded_frame_is_dumped_and_shows_no_face(
 
 
 def test_dump_folder_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:
-    from companion.cli_support import UsageError
+    from simulators.errors import SimulatorError
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
 
-    with pytest.raises(UsageError, match="--dump-uploads"):
+    with pytest.raises(SimulatorError, match="--dump-uploads"):
         UploadDump.into(blocker / "sub", lambda kind, message, turn: None)
