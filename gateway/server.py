@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # How soon a device revoked by another process (`companion devices revoke`) loses its
 # live sessions; one revoked through this process's Accounts loses them at once.
 REVOCATION_POLL_S = 1.0
+# An answered offer's peer must connect within this, or the session's slot is given back.
+CONNECT_DEADLINE_S = 30.0
 
 # A live session as revocation sees it: whose, which device, and how to end it.
 DeviceSession = tuple[str, str, Callable[[], Awaitable[None]]]
@@ -52,6 +54,9 @@ class Gateway:
             self._edge_device_sessions
         ]
         self._accounts: Accounts | None = None
+        # Each answered session's connect deadline, until it closes.
+        self.connect_deadline_s = CONNECT_DEADLINE_S
+        self._deadlines: dict[str, asyncio.Task[None]] = {}
         self._revoked = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         # Told (user, status) whenever an edge reports its glasses (the phone app listens).
@@ -105,11 +110,27 @@ class Gateway:
         try:
             await session.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "offer"))
             await session.pc.setLocalDescription(await session.pc.createAnswer())
-        except (ValueError, AttributeError) as exc:
+        except Exception as exc:
+            # aiortc's SDP parsing raises whatever a crafted offer provokes (AssertionError,
+            # KeyError, ValueError…): any of them ends the session and frees its cloud socket.
             await session.close()
-            return _problem(400, f"unusable SDP offer: {exc}")
+            log.info("refused an SDP offer: %s: %s", type(exc).__name__, exc)
+            return _problem(400, f"unusable SDP offer ({type(exc).__name__}: {exc})"[:300])
+        except BaseException:  # cancelled: the client hung up mid-offer; free the slot too
+            await session.close()
+            raise
+        self._deadlines[session_id] = asyncio.create_task(self._connect_deadline(session))
         local = session.pc.localDescription
         return web.json_response({"sdp": local.sdp, "type": local.type, "session_id": session_id})
+
+    async def _connect_deadline(self, session: GatewaySession) -> None:
+        """An answered offer whose peer never connects gives its slot back."""
+        await asyncio.sleep(self.connect_deadline_s)
+        if session.pc.connectionState != "connected":
+            log.info(
+                "session %s: no connection within %ss", session.session_id, self.connect_deadline_s
+            )
+            await session.close()
 
     def _device_status(self, user: str, status: DeviceStatus) -> None:
         for listener in self.device_listeners:
@@ -118,6 +139,9 @@ class Gateway:
     def _forget(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
         self._devices.pop(session_id, None)
+        deadline = self._deadlines.pop(session_id, None)
+        if deadline is not None and deadline is not asyncio.current_task():
+            deadline.cancel()
 
     # -- revocation -------------------------------------------------------------
 

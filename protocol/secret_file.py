@@ -70,3 +70,13 @@ def _checked(path: Path, secret: bytes, length: int) -> bytes:
             "delete it to make a new secret (tokens signed with the old one stop working)"
         )
     return secret
+
+
+# The gateway↔cloud secret (protocol.claims) when the two run as separate processes:
+# both read it from the data folder they share; the first to start creates it.
+LINK_SECRET_FILE = "cloud-link.secret"
+
+
+def link_secret(data_dir: Path) -> bytes:
+    """The secret the gateway signs session claims with and the cloud checks them with."""
+    return load_or_create_secret(private_dir(data_dir) / LINK_SECRET_FILE)

@@ -4,20 +4,25 @@ session goes on."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import msgpack
 import numpy as np
 import pytest
+from aiortc import RTCPeerConnection
 
 from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models, Turn
 from cloud.speech.speech_decoding import AudioDecodeError, decode_opus, speech_samples
 from cloud.turn_limits import TurnLimits
+from deploy.local_stack import local_stack
 from edge.audio.speech_encoding import encode_opus
 from edge.errors import MediaError
+from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from edge.sources.media_checks import checked_frame
 from gateway.cloud_link import connect_cloud
 from protocol import (
@@ -219,3 +224,44 @@ async def test_a_bad_rate_over_the_real_cloud_link_gets_an_error_and_the_session
     assert "sample_rate" in errors[0].message
     done = [m for m in received if isinstance(m, AnswerDone)]
     assert done[0].turn_id == 2
+
+
+async def _offer() -> str:
+    pc = RTCPeerConnection(rtc_configuration())
+    pc.createDataChannel(CONTEXT_CHANNEL)
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp: str = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+async def test_crafted_sdp_offers_are_refused_and_free_their_session_slot() -> None:
+    good = await _offer()
+    crafted = [
+        re.sub(r"m=application [^\r\n]*", "m=application x", good),
+        good.replace("a=setup:actpass", "a=setup:bogus"),
+        re.sub(r"c=IN IP4 [^\r\n]*", "c=IN", good),
+    ]
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner())
+    async with local_stack(models) as stack, aiohttp.ClientSession() as http:
+        url = stack.gateway_url + "/v1/sessions"
+        for offer in crafted:
+            async with http.post(url, json={"sdp": offer, "type": "offer"}) as reply:
+                assert reply.status == 400
+                assert "unusable SDP offer" in (await reply.json())["error"]
+            assert stack.gateway.sessions == {}
+        # The gateway is still up and answers the next good offer.
+        async with http.post(url, json={"sdp": good, "type": "offer"}) as reply:
+            assert reply.status == 200
+        assert len(stack.gateway.sessions) == 1
+
+
+async def test_an_answered_offer_that_never_connects_gives_its_slot_back() -> None:
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner())
+    async with local_stack(models) as stack, aiohttp.ClientSession() as http:
+        stack.gateway.connect_deadline_s = 0.2
+        offer = {"sdp": await _offer(), "type": "offer"}
+        async with http.post(stack.gateway_url + "/v1/sessions", json=offer) as reply:
+            assert reply.status == 200
+        assert len(stack.gateway.sessions) == 1
+        await until(lambda: not stack.gateway.sessions)

@@ -29,6 +29,7 @@ from protocol.claims import (
     sign_claim,
     verify_claim,
 )
+from protocol.secret_file import LINK_SECRET_FILE, SECRET_BYTES, link_secret
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 SECRET = b"k" * 32
@@ -182,3 +183,17 @@ async def test_the_in_process_stack_keeps_its_cloud_on_loopback_and_still_answer
             assert await _refused_status(stack.cloud_url, {}) == 401
     finally:
         users.close()
+
+
+async def test_separate_gateway_and_cloud_processes_share_the_link_secret_file(
+    tmp_path: Path,
+) -> None:
+    cloud_side, gateway_side = link_secret(tmp_path), link_secret(tmp_path)
+    assert cloud_side == gateway_side and len(cloud_side) == SECRET_BYTES
+    assert (tmp_path / LINK_SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner())
+    cloud = CloudServer(models, CloudConfig(port=0, data_dir=tmp_path), gateway_secret=cloud_side)
+    async with cloud.running() as server:
+        url = f"ws://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}"
+        link = await connect_cloud(url, user="alice", session_id="s1", secret=gateway_side)
+        await link.close()
