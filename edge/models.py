@@ -14,6 +14,7 @@ import onnxruntime as ort
 
 from edge.audio.endpointing import EndpointConfig
 from edge.audio.listener import Listener
+from edge.audio.smart_turn import SmartTurn, TurnEndPolicy
 from edge.audio.vad import SileroVad, open_session
 from edge.config import EdgeConfig
 from edge.vision.analysis import KeyframeAnalyser
@@ -33,6 +34,11 @@ class EdgeModels:
     @cached_property
     def vad_session(self) -> ort.InferenceSession:
         return open_session()
+
+    @cached_property
+    def smart_turn(self) -> SmartTurn:
+        """Semantic end of turn, shared by every session's endpointer (it keeps no state)."""
+        return SmartTurn()
 
     @cached_property
     def face_detector(self) -> FaceDetector:
@@ -58,6 +64,7 @@ class EdgeModels:
                 pre_roll_ms=config.pre_roll_ms,
                 min_speech_ms=config.min_speech_ms,
             ),
+            TurnEndPolicy(self.smart_turn),
         )
 
 

@@ -33,3 +33,7 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e ".${extra}"
+# Smart Turn v3.2 (edge/audio/smart_turn.py) is a file inside the pipecat-ai wheel; only the
+# file is read. pipecat-ai's own requirements would move pinned packages (protobuf 7 -> 6)
+# and add numba, so it is installed without them.
+.venv/bin/pip install -q --no-deps "pipecat-ai==1.14.0"

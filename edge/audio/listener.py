@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.audio.endpointing import EndpointConfig, Endpointer, EndpointEvent
+from edge.audio.smart_turn import TurnEndPolicy
 from edge.audio.vad import Vad
 from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 
@@ -22,9 +23,11 @@ _INT16_SCALE = np.float32(1.0 / 32768.0)
 class Listener:
     """Turns one stream's audio into `SpeechStarted` / `SpeechEnded` events."""
 
-    def __init__(self, vad: Vad, config: EndpointConfig | None = None) -> None:
+    def __init__(
+        self, vad: Vad, config: EndpointConfig | None = None, turn_end: TurnEndPolicy | None = None
+    ) -> None:
         self.vad = vad
-        self.endpointer = Endpointer(config)
+        self.endpointer = Endpointer(config, turn_end)
         self._pending = np.zeros(CHUNK_SAMPLES, dtype=np.int16)
         self._pending_count = 0
         self._pending_t = 0.0
