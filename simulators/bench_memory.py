@@ -11,7 +11,9 @@ feeds the FTS index. The output says how many of each were used.
 
 Quality is measured on `simulators/data/memory_retrieval_set.json`: memories
 from eight sessions of a wearer's conversations and observations, and questions
-with the source_ids that answer them, several sharing no word with the answer.
+with the source_ids that answer them, several sharing no word with the answer;
+and on `simulators/data/memory_conversations.json`, turn by turn, with recall@k
+and MRR per question kind (see bench_memory_conversations.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from cloud.memory.ranking import RankingWeights
 from cloud.memory.records import MemoryKind, NewMemory, parse_iso
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.memory.words import content_words
+from simulators.bench_memory_conversations import conversation_quality
 
 RETRIEVAL_SET = Path(__file__).resolve().parent / "data" / "memory_retrieval_set.json"
 BENCH_USER = "bench-user"
@@ -459,6 +462,7 @@ def bench_memory(
     }
     if quality:
         report["retrieval_set"] = retrieval_quality(embedder, dataset, k=k)
+        report["conversation_set"] = conversation_quality(embedder, k=k)
     return report
 
 

@@ -107,6 +107,7 @@ def test_search_jsonl_returns_ranked_results_per_query(store):
         "source_id": "s1-01",
         "score": first[0]["score"],
         "text": "I'm allergic to peanuts.",
+        "time": first[0]["time"],
     }
     assert len(first) <= 2 and [r["score"] for r in first] == sorted(
         (r["score"] for r in first), reverse=True
@@ -133,3 +134,25 @@ def test_delete_user_forgets_that_user_only(store):
     add_jsonl(store, "bob", GOOD[:1])
     assert delete_user(store, "ann") == 3
     assert export(store, "ann") == [] and len(export(store, "bob")) == 1
+
+
+def test_a_question_about_a_past_day_searches_only_that_day(store):
+    add_jsonl(
+        store,
+        "ann",
+        [
+            line(
+                text="Fixed the bike's brakes with Omar.",
+                time="2025-03-11T10:00:00Z",
+                source_id="tue",
+            ),
+            line(
+                text="Fixed the garden gate with Omar.",
+                time="2025-03-08T10:00:00Z",
+                source_id="sat",
+            ),
+        ],
+    )
+    asked = [line(id="q", query="what did I fix last Tuesday?", now="2025-03-12T09:00:00Z")]
+    (result,) = search_jsonl(store, "ann", 5, asked)
+    assert [r["source_id"] for r in result["results"]] == ["tue"]

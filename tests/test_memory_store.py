@@ -309,6 +309,7 @@ def test_export_has_every_field_but_the_embedding(store):
         "slot",
         "replaced_by",
         "superseded_at",
+        "context",
     }
     assert exported["time"] == "2025-03-01T12:00:00.000000Z"
     assert exported["created"] == "2025-06-01T08:00:00.000000Z"

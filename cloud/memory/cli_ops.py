@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloud.memory.errors import InvalidMemoryError
-from cloud.memory.records import MemoryKind, NewMemory, check_user, parse_iso
+from cloud.memory.records import MemoryKind, NewMemory, check_user, iso_utc, parse_iso
 from cloud.memory.store import MemoryStore
+from cloud.memory.time_query import search_in_time
 
 ADD_REQUIRED = ("text", "time", "source_id")
-ADD_OPTIONAL = ("kind", "place", "importance")
-SEARCH_FIELDS = ("id", "query")
+ADD_OPTIONAL = ("kind", "place", "importance", "context")
+SEARCH_FIELDS = ("id", "query", "now")
 
 
 def add_jsonl(
@@ -32,7 +33,8 @@ def add_jsonl(
     """Store one memory per line; returns how many lines were stored.
 
     A line is `{"text", "time", "source_id"}` plus optional `kind`, `place`,
-    `importance`. Lines without a kind are `explicit`: the owner chose to add
+    `importance` and `context` (indexed with the text but not shown: for a
+    conversation turn, the turn before it). Lines without a kind are `explicit`: the owner chose to add
     them. A line that repeats a stored memory refreshes it (see
     `MemoryStore.add`) and still counts. Blank lines are skipped.
     """
@@ -67,7 +69,7 @@ def parse_memory_line(
     if missing:
         raise _line_error(number, f"missing {', '.join(missing)}")
     try:
-        for name in ("text", "source_id", "place", "kind"):
+        for name in ("text", "source_id", "place", "kind", "context"):
             if record.get(name) is not None and not isinstance(record[name], str):
                 raise InvalidMemoryError(f"{name} must be a string, got {record[name]!r}")
         kind_name = record.get("kind", default_kind.value)
@@ -83,6 +85,7 @@ def parse_memory_line(
             source_id=record["source_id"],
             place=record.get("place"),
             importance=record.get("importance", 0.5),
+            context=record.get("context"),
         )
     except InvalidMemoryError as exc:
         raise _line_error(number, str(exc)) from None
@@ -104,29 +107,42 @@ def search_jsonl(
     check_user(user)
     if k <= 0:
         raise InvalidMemoryError(f"k must be at least 1, got {k}")
-    queries: list[tuple[Any, str]] = []
+    queries: list[tuple[Any, str, datetime | None]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record = _json_object(line, number)
         unknown = sorted(set(record) - set(SEARCH_FIELDS))
         if unknown:
-            raise _line_error(number, f"unknown field(s) {', '.join(unknown)}; allowed: id, query")
+            raise _line_error(
+                number, f"unknown field(s) {', '.join(unknown)}; allowed: id, query, now"
+            )
         query = record.get("query")
         if not isinstance(query, str) or not query.strip():
             raise _line_error(number, "query must be a non-empty string")
         if "id" not in record or not isinstance(record["id"], str | int):
             raise _line_error(number, "id must be a string or an integer")
-        queries.append((record["id"], query))
+        asked_at = None
+        if record.get("now") is not None:
+            try:
+                asked_at = parse_iso(record["now"], "now")
+            except InvalidMemoryError as exc:
+                raise _line_error(number, str(exc)) from None
+        queries.append((record["id"], query, asked_at))
     moment = now or datetime.now(UTC)
     return _search_all(store, user, k, queries, moment)
 
 
 def _search_all(
-    store: MemoryStore, user: str, k: int, queries: list[tuple[Any, str]], now: datetime
+    store: MemoryStore,
+    user: str,
+    k: int,
+    queries: list[tuple[Any, str, datetime | None]],
+    now: datetime,
 ) -> Iterator[dict[str, Any]]:
-    for query_id, query in queries:
-        hits = store.search(user, query, now=now, k=k)
+    for query_id, query, asked_at in queries:
+        # "last Tuesday" is read against when the question was asked (`now` on the line).
+        hits = search_in_time(store, user, query, now=asked_at or now, k=k)
         yield {
             "id": query_id,
             "results": [
@@ -134,6 +150,7 @@ def _search_all(
                     "source_id": hit.memory.source_id,
                     "score": round(hit.score, 4),
                     "text": hit.memory.text,
+                    "time": iso_utc(hit.memory.time),
                 }
                 for hit in hits
             ],

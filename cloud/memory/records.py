@@ -41,9 +41,14 @@ class NewMemory:
     importance: float = 0.5
     # What a fact is about ("my shoe size"); a later fact with the same slot replaces it.
     slot: str | None = None
+    # Indexed with the text but not part of it: the turn before a conversation turn, the
+    # speaker and the session's date, so "yes, on Saturday" is found by what it answered.
+    context: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", check_text(self.text))
+        if self.context is not None:
+            object.__setattr__(self, "context", check_text(self.context))
         if self.slot is not None:
             object.__setattr__(self, "slot", check_label(self.slot, "slot").lower())
         object.__setattr__(self, "time", to_utc(self.time, "time"))
@@ -75,6 +80,7 @@ class Memory:
     # A replaced fact stays as history: the id of the memory that replaced it, and when.
     replaced_by: str | None = None
     superseded_at: datetime | None = None
+    context: str | None = None
 
     @property
     def replaced(self) -> bool:
@@ -97,6 +103,7 @@ class Memory:
             "slot": self.slot,
             "replaced_by": self.replaced_by,
             "superseded_at": None if self.superseded_at is None else iso_utc(self.superseded_at),
+            "context": self.context,
         }
 
 

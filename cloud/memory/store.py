@@ -39,8 +39,18 @@ class MemoryStore(Protocol):
 
     def count(self, user: str) -> int: ...
 
-    def search(self, user: str, query: str, *, now: datetime, k: int = 10) -> list[SearchHit]:
-        """The `k` memories most relevant to `query`, best first (hybrid, see ranking.py)."""
+    def search(
+        self,
+        user: str,
+        query: str,
+        *,
+        now: datetime,
+        k: int = 10,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        """The `k` memories most relevant to `query`, best first (hybrid, see ranking.py),
+        among those whose event time is in [since, until) where those are given."""
         ...
 
     def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:

@@ -120,12 +120,27 @@ class VectorIndex:
     def cosine(self, key: int, query: FloatArray) -> float:
         return float(self._matrix[self._rows[key]] @ query)
 
-    def nearest(self, query: FloatArray, k: int) -> tuple[KeyArray, FloatArray]:
-        """Keys and cosines of the `k` most similar embeddings, best first."""
+    def nearest(
+        self, query: FloatArray, k: int, time_range: tuple[float, float] | None = None
+    ) -> tuple[KeyArray, FloatArray]:
+        """Keys and cosines of the `k` most similar embeddings, best first.
+
+        With `time_range` (Unix seconds, start inclusive, end exclusive) only
+        memories whose event time lies in it are considered.
+        """
         count = len(self._rows)
         if count == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self._matrix[:count] @ query
+        if time_range is not None:
+            times = self._times[:count]
+            inside = (times >= time_range[0]) & (times < time_range[1])
+            rows = np.flatnonzero(inside)
+            if rows.size == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            chosen = scores[rows]
+            order = rows[np.argsort(-chosen, kind="stable")[:k]]
+            return self._keys[order].copy(), scores[order].astype(np.float32, copy=False)
         if k < count:
             top = np.argpartition(-scores, k - 1)[:k]
             order = top[np.argsort(-scores[top], kind="stable")]

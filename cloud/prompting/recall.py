@@ -19,6 +19,7 @@ from cloud.memory.facts import extract_facts
 from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
 from cloud.memory.sentences import split_sentences
 from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.time_query import search_in_time
 from cloud.memory.topics import clear_match, focus, match_topics, with_synonyms
 from cloud.prompting.prompt import LABEL_FLOOR
 from cloud.prompting.second_person import to_second_person
@@ -64,7 +65,7 @@ def recall(
         return []
     k = k_reasoning if mode == REASONING else k_fast
     kinds = ALL_KINDS if mode == REASONING else FAST_KINDS
-    hits = store.search(user, with_synonyms(question), now=now, k=max(k * 3, _MIN_POOL))
+    hits = search_in_time(store, user, with_synonyms(question), now=now, k=max(k * 3, _MIN_POOL))
     matches = match_topics(question, [hit.memory for hit in hits])
     # A fact naming what was asked about ("shoe" in "my shoe size") is relevant even
     # where MiniLM finds the question and the fact far apart.
