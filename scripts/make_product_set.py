@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -334,6 +334,13 @@ def make_scenario_labels(folder: Path) -> None:
                 photograph(front(oat, (225, 235, 250)), rng, small=False))  # fmt: skip
     cv2.imwrite(str(folder / "shopping-yogurt-shelf.jpg"),
                 photograph(shelf(by_name["Greek Style Yogurt"], qr=False), rng, small=False))  # fmt: skip
+    # The same yogurt a week later, on offer.
+    yogurt = by_name["Greek Style Yogurt"]
+    cheaper = replace(yogurt, price="£1.25")
+    cv2.imwrite(
+        str(folder / "shopping-yogurt-shelf-later.jpg"),
+        photograph(shelf(cheaper, qr=False), rng, small=False),
+    )
     # Two chocolate bars side by side on one shelf.
     dark, milk = by_name["Dark Chocolate 70%"], by_name["Milk Chocolate"]
     pair = Image.new("RGB", (1000, 420), (240, 240, 236))

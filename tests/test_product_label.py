@@ -132,3 +132,24 @@ def test_product_set_labels_are_read_with_the_real_ocr(rapid_ocr, recordings):
     assert report.fields["size"].rate >= 0.6
     assert report.fields["price"].rate >= 0.6
     assert report.fields["name"].rate >= 0.6
+
+
+def test_an_allergen_line_ends_at_a_run_together_section_or_the_barcode_digits():
+    label = parse_label(
+        [
+            "Ingredients:Wheatflour,sugar",
+            "May contain:treenuts.",
+            "Storeinacool dryplace.",
+            "5012345000176",
+        ]
+    )
+
+    assert label is not None
+    assert label.allergens == ("May contain: treenuts.",)
+
+
+def test_a_zero_read_as_the_letter_o_inside_a_size_is_put_back():
+    label = parse_label(["MeadowGreekStyleYogurt5o0g", "1.25"])
+
+    assert label is not None
+    assert (label.name, label.size) == ("Meadow Greek Style Yogurt", "500g")

@@ -458,7 +458,7 @@ def like_answer(lines: Sequence[str], who: str, people: People) -> str:
             f"I don't know what {name} likes yet. Tell me, for example: {_example(who)} likes"
             " dark chocolate."
         )
-    candidates = [line for line in lines if sum(ch.isalpha() for ch in line) >= 3]
+    candidates = [_respaced(line) for line in lines if sum(ch.isalpha() for ch in line) >= 3]
     if not candidates:
         return "I can't read any product names in front of you."
     best: tuple[float, str, str] = (0.0, "", "")
@@ -476,11 +476,11 @@ def like_answer(lines: Sequence[str], who: str, people: People) -> str:
     parts = []
     if best[0] >= 0.5:
         parts.append(
-            f"{_capital(name)} would probably like the {best[1]}: {to_second_person(best[2])}"
+            f"{_capital(name)} would probably like the {best[1]}: you told me {_told(best[2])}"
         )
     if disliked:
         line, fact = disliked[0]
-        parts.append(f"Not the {line}: {to_second_person(fact)}")
+        parts.append(f"Not the {line}: you told me {_told(fact)}")
     if not parts:
         liked = spoken_list([thing for thing, _ in person.likes])
         return f"I don't see anything here that matches what {name} likes ({liked})."
@@ -679,6 +679,18 @@ def _example(who: str) -> str:
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _told(fact: str) -> str:
+    """A remembered fact inside "you told me …": "My son likes X." → "your son likes X." """
+    said = to_second_person(fact)
+    return said[:1].lower() + said[1:] if re.match(r"(?:Your|You)\b", said) else said
+
+
+def _respaced(line: str) -> str:
+    """OCR's run-together words split at case and number changes ("DarkChocolate70%")."""
+    line = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z]{2})(?=\d)", " ", line)
+    return " ".join(line.split())
 
 
 def _singular(word: str) -> str:

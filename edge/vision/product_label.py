@@ -47,10 +47,11 @@ _ALLERGEN = re.compile(
     _I,
 )
 # Label sections that end an ingredients or allergen block.
+# OCR often runs their words together ("Storeinacool dryplace"), so spaces are optional.
 _SECTION = re.compile(
-    r"^\s*(?:nutrition|typical values|energy|storage|store in|keep refrigerated|best before"
-    r"|use by|once opened|serving|packed|produced|manufactured|distributed|www\.|recycl"
-    r"|suitable for|per 100)",
+    r"^\s*(?:nutrition|typical\s?values|energy|storage|store\s?in|keep\s?refrigerated"
+    r"|best\s?before|use\s?by|once\s?opened|serving|packed|produced|manufactured|distributed"
+    r"|www\.|recycl|suitable\s?for|per\s?100|[\d\s]{8,}$)",
     _I,
 )
 # Lines that are never a product's name or brand.
@@ -180,7 +181,7 @@ def respace(line: str) -> str:
     a letter before a number and a comma before a word still show where they were.
     """
     # "5oog": a zero read as the letter o, inside an amount.
-    line = re.sub(r"(?<=\d)[oO]+(?=\s?(?:kg|g|ml|l|L)\b)", lambda m: "0" * len(m[0]), line)
+    line = re.sub(r"\d[\doO]*(?=\s?(?:kg|g|ml|l|L)\b)", lambda m: re.sub("[oO]", "0", m[0]), line)
     line = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})", " ", line)
     line = re.sub(r"(?<=[A-Za-z]{2})(?=\d)|(?<=\d)(?=per)|(?<=[,;:])(?=[^\s\d])", " ", line)
     return " ".join(line.split())
