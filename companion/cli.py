@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from companion import (
     cli_app,
     cli_bridge,
+    cli_captions,
     cli_config,
     cli_devices,
     cli_edge,
@@ -50,6 +51,7 @@ EXIT_NO_SPEECH = 3
 # Each area's own commands: module.register(commands, benchmarks).
 AREA_COMMANDS: tuple[Register, ...] = (
     cli_memory.register,
+    cli_captions.register,
     cli_bridge.register,
     cli_app.register,
     cli_devices.register,

@@ -292,6 +292,27 @@ class DeviceStatus(Envelope):
     problem: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Caption(Envelope):
+    """One line of live captions: what someone near the wearer is saying.
+
+    A line is revised while its speech goes on (`final` False, each revision
+    replacing the last with the same `line_id`) and ends with one final text.
+    `language` is the language heard (ISO 639-1, "" when unknown);
+    `translated` says `text` is its English translation. `speech_start` and
+    `speech_end` bound the line's speech on the edge's monotonic clock.
+    """
+
+    kind: ClassVar[str] = "caption"
+    line_id: int
+    text: str
+    final: bool = False
+    language: str = ""
+    translated: bool = False
+    speech_start: float = 0.0
+    speech_end: float = 0.0
+
+
 Message = (
     Hello
     | SpeechSegment
@@ -308,6 +329,7 @@ Message = (
     | Error
     | Notification
     | DeviceStatus
+    | Caption
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -328,5 +350,6 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Error,
         Notification,
         DeviceStatus,
+        Caption,
     )
 }

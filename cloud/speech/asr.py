@@ -11,6 +11,8 @@ folder the operator chose has no hash the code could know.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +30,11 @@ SILENCE_RMS = 4.0 / 32768.0
 # silence still gives " you" at -0.87, while real speech scores above -0.35.
 NO_SPEECH_PROB = 0.6
 NO_SPEECH_LOGPROB = -0.5
+# Tokens a decode may write per second of audio (speech runs at about four):
+# bounds a translation that falls into a repeating loop on an odd clip.
+TOKENS_PER_SECOND = 6
+MIN_NEW_TOKENS = 16
+MAX_NEW_TOKENS = 224
 
 
 class Transcriber(Protocol):
@@ -36,6 +43,21 @@ class Transcriber(Protocol):
     def transcribe(self, samples: npt.NDArray[np.int16], sample_rate: int) -> str:
         """The words in mono 16-bit `samples`; "" when nothing was said."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeardSpeech:
+    """What was said, in English, and the language it was said in.
+
+    `language` is Whisper's ISO 639-1 code; `language_probability` its
+    confidence (1.0 when the caller named the language). `translated` is
+    True when `text` is a translation rather than the words as spoken.
+    """
+
+    text: str
+    language: str
+    language_probability: float
+    translated: bool
 
 
 class WhisperTranscriber:
@@ -92,6 +114,62 @@ class WhisperTranscriber:
                 segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < NO_SPEECH_LOGPROB
             )
         )
+
+    def transcribe_into_english(
+        self,
+        samples: npt.NDArray[np.int16],
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        languages: Sequence[str] | None = None,
+    ) -> HeardSpeech:
+        """The words in `samples` in English, whatever language they were spoken in.
+
+        The language is detected (only among `languages` when given: on a few
+        seconds of speech Whisper base may take German for Finnish, and a
+        wearer knows which languages they meet) unless `language` names it.
+        English is transcribed as `transcribe` does; anything else is
+        translated by Whisper itself (`task="translate"`), offline.
+        """
+        audio = resample(samples.astype(np.float32) / 32768.0, sample_rate, WHISPER_RATE)
+        if audio.size == 0 or float(np.sqrt(np.mean(np.square(audio)))) < SILENCE_RMS:
+            return HeardSpeech("", language or "", 0.0, translated=False)
+        probability = 1.0
+        if language is None:
+            language, probability = self._detect_language(audio, languages)
+        task = "transcribe" if language == "en" else "translate"
+        seconds = audio.size / WHISPER_RATE
+        segments, _ = self._model.transcribe(
+            audio,
+            language=language,
+            task=task,
+            beam_size=self.beam_size,
+            temperature=0.0,
+            max_new_tokens=min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + round(TOKENS_PER_SECOND * seconds)),
+            vad_filter=False,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        text = " ".join(
+            segment.text.strip()
+            for segment in segments
+            if segment.text.strip()
+            and not (
+                segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < NO_SPEECH_LOGPROB
+            )
+        )
+        return HeardSpeech(text, language, probability, translated=task == "translate")
+
+    def _detect_language(
+        self, audio: npt.NDArray[np.float32], languages: Sequence[str] | None
+    ) -> tuple[str, float]:
+        best, probability, ranked = self._model.detect_language(audio)
+        if not languages:
+            return best, probability
+        allowed = [(code, p) for code, p in ranked if code in languages]
+        if not allowed:
+            raise ModelError(f"none of the languages {list(languages)} is one Whisper knows")
+        return allowed[0]
 
 
 def check_model_dir(path: Path) -> Path:

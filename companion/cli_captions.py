@@ -1,0 +1,242 @@
+"""`companion captions|notes --audio F` and `companion bench captions|translation`.
+
+Captions run the edge's listener and caption planner over the recording in
+simulated real time (simulators/caption_replay.py): each line's revisions,
+then its final text, with the lag a live listener would have seen. Speech in
+another language is captioned in English with its language shown ("[de]").
+Notes print the conversation record, its summary and its action items, and
+with `--remember --user U` keep the summary and action items as U's memories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from companion.cli_support import (
+    Subcommands,
+    UsageError,
+    check_files,
+    print_result,
+    probe_media,
+    progress_printer,
+    settings_of,
+)
+
+
+def register(commands: Subcommands, benchmarks: Subcommands) -> None:
+    captions = commands.add_parser(
+        "captions", help="caption a recording (translated into English), in simulated real time"
+    )
+    _media_flags(captions)
+    captions.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    captions.set_defaults(run=_captions)
+
+    notes = commands.add_parser(
+        "notes", help="a recording's conversation record, summary and action items"
+    )
+    _media_flags(notes)
+    notes.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    notes.add_argument(
+        "--remember",
+        action="store_true",
+        help="store the summary and action items as --user's memories",
+    )
+    notes.add_argument("--user", help="whose memories (with --remember)")
+    notes.set_defaults(run=_notes)
+
+    bench = benchmarks.add_parser(
+        "captions", help="caption lag p50/p95 and word error rate on the speech recordings"
+    )
+    bench.add_argument(
+        "--recordings", type=Path, help="default: the recordings setting (recordings/)"
+    )
+    bench.add_argument(
+        "--no-conversations", action="store_true", help="only recordings/speech, not conversations/"
+    )
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(run=_bench_captions)
+
+    translation = benchmarks.add_parser(
+        "translation", help="English key words and seconds per clip on German/Spanish/French clips"
+    )
+    translation.add_argument("--recordings", type=Path)
+    translation.add_argument("--json", action="store_true")
+    translation.set_defaults(run=_bench_translation)
+
+
+def _media_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audio", type=Path, required=True, help="the recording (any ffmpeg format)"
+    )
+    parser.add_argument(
+        "--audio-format", help="raw PCM layout, e.g. s16le:16000:1 (for headerless files)"
+    )
+    parser.add_argument(
+        "--language",
+        help="the language spoken (e.g. en): no detection; default: detect and translate into English",
+    )
+    parser.add_argument(
+        "--languages",
+        help="detect only among these, comma-separated (e.g. en,de,es,fr); default: any",
+    )
+
+
+def _languages(args: argparse.Namespace) -> list[str] | None:
+    if not args.languages:
+        return None
+    codes = [code.strip() for code in args.languages.split(",") if code.strip()]
+    if not all(code.isalpha() and 2 <= len(code) <= 3 for code in codes):
+        raise UsageError(f"--languages {args.languages!r}: give codes like en,de,es,fr")
+    return codes
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(audio samples, listener factory, captioner), models loaded once."""
+    from cloud.captions import Captioner
+    from cloud.speech.asr import WhisperTranscriber
+    from edge.models import EdgeModels
+    from simulators.caption_replay import caption_listener
+    from simulators.media import read_audio
+
+    check_files(args.audio)
+    probe_media(None, args.audio, args.audio_format)
+    samples = read_audio(args.audio, args.audio_format)
+    languages = _languages(args)
+    transcriber = WhisperTranscriber()
+    models = EdgeModels()
+    edge_config = settings_of(args).edge_config(device="replay")
+    captioner = Captioner(
+        transcriber, session_id="captions", language=args.language, languages=languages
+    )
+    return samples, lambda: caption_listener(models.vad_session, edge_config), captioner
+
+
+async def _captions(args: argparse.Namespace) -> int:
+    from simulators.caption_replay import caption_recording, final_lines, percentile
+
+    samples, make_listener, captioner = await asyncio.to_thread(_load, args)
+    shown = await asyncio.to_thread(
+        caption_recording, samples, listener=make_listener(), captioner=captioner
+    )
+    finals = final_lines(shown)
+    lags = [c.lag_s for c in finals]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "audio": str(args.audio),
+                    "captions": [c.to_json() for c in shown],
+                    "lines": [c.to_json() for c in finals],
+                    "text": " ".join(c.caption.text for c in finals if c.caption.text),
+                    "final_lag_s_p50": round(percentile(lags, 50), 3),
+                    "final_lag_s_p95": round(percentile(lags, 95), 3),
+                }
+            )
+        )
+        return 0
+    for timed in shown:
+        c = timed.caption
+        state = "final" if c.final else "…    "
+        language = f"[{c.language}] " if c.language and c.language != "en" else ""
+        print(
+            f"{timed.shown_at:7.2f}s  line {c.line_id:<3} {state} {language}{c.text}"
+            f"  (speech {c.speech_start:.2f}–{c.speech_end:.2f}s, lag {timed.lag_s:.2f}s)"
+        )
+    return 0
+
+
+async def _notes(args: argparse.Namespace) -> int:
+    from simulators.caption_replay import notes_for_recording
+
+    if args.remember and not args.user:
+        raise UsageError("--remember needs --user: whose memories should keep the notes")
+    samples, make_listener, captioner = await asyncio.to_thread(_load, args)
+    started_at = datetime.now(UTC)
+    notes = await asyncio.to_thread(
+        notes_for_recording,
+        samples,
+        listener=make_listener(),
+        captioner=captioner,
+        today=started_at.date(),
+    )
+    result: dict[str, Any] = {"audio": str(args.audio), **notes.to_json()}
+    if args.remember:
+        result["remembered"] = await asyncio.to_thread(
+            _remember,
+            args,
+            notes,
+            started_at,
+            f"conversation:{args.audio.name}:{started_at:%Y%m%dT%H%M%S}",
+        )
+    print_result(result, args.json)
+    return 0
+
+
+def _remember(
+    args: argparse.Namespace, notes: Any, started_at: datetime, conversation_id: str
+) -> list[str]:
+    from cloud.memory import MiniLmEmbedder, SqliteMemoryStore
+    from cloud.memory.user_data import user_file
+    from cloud.notes import remember_notes
+
+    path = user_file(settings_of(args).data_dir, args.user)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with SqliteMemoryStore(path, MiniLmEmbedder()) as store:
+        stored = remember_notes(
+            store, args.user, notes, conversation_id=conversation_id, started_at=started_at
+        )
+    return [memory.id for memory in stored]
+
+
+async def _bench_captions(args: argparse.Namespace) -> int:
+    from cloud.captions import Captioner
+    from cloud.speech.asr import WhisperTranscriber
+    from edge.models import EdgeModels
+    from simulators.caption_replay import (
+        bench_captions,
+        caption_listener,
+        conversation_files,
+        speech_files,
+    )
+
+    recordings = args.recordings or settings_of(args).recordings
+    if not (recordings / "speech").is_dir():
+        raise UsageError(f"{recordings}: no speech/ folder in it (set --recordings)")
+    files = speech_files(recordings)
+    if not args.no_conversations:
+        files += conversation_files(recordings / "conversations")
+    started = time.monotonic()
+    transcriber = await asyncio.to_thread(WhisperTranscriber)
+    models = EdgeModels()
+    edge_config = settings_of(args).edge_config(device="replay")
+    load_s = time.monotonic() - started
+    result = await asyncio.to_thread(
+        bench_captions,
+        files,
+        lambda: caption_listener(models.vad_session, edge_config),
+        Captioner(transcriber, session_id="bench"),
+        progress=progress_printer(),
+    )
+    result["load_seconds"] = round(load_s, 2)
+    print_result(result, args.json)
+    return 0
+
+
+async def _bench_translation(args: argparse.Namespace) -> int:
+    from cloud.speech.asr import WhisperTranscriber
+    from simulators.caption_replay import bench_translation
+
+    recordings = args.recordings or settings_of(args).recordings
+    folder = recordings / "conversations" / "translation"
+    if not (folder / "clips.json").is_file():
+        raise UsageError(f"{folder}: no clips.json (set --recordings)")
+    transcriber = await asyncio.to_thread(WhisperTranscriber)
+    result = await asyncio.to_thread(bench_translation, folder, transcriber)
+    print_result(result, args.json)
+    return 0

@@ -1,0 +1,107 @@
+"""`companion notes` and `companion captions` on the conversation set, with the real models.
+
+A two-person planning conversation yields a summary and the action items
+that were agreed; small talk yields none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion.cli import main
+from simulators.wer import word_error_rate
+
+CONVERSATIONS = Path(__file__).resolve().parents[1] / "recordings" / "conversations"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _notes(capsys: pytest.CaptureFixture[str], name: str) -> dict[str, Any]:
+    code, out, err = _run(
+        capsys, "notes", "--audio", str(CONVERSATIONS / f"{name}.wav"), "--json", "--language", "en"
+    )
+    assert code == 0, err
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_a_planning_conversation_yields_its_summary_speakers_and_agreed_action_items(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    notes = _notes(capsys, "planning-budget")
+
+    reference = json.loads((CONVERSATIONS / "planning-budget.json").read_text())
+    assert len(notes["lines"]) >= len(reference["lines"])
+    assert all(line["text"] and line["end"] > line["start"] for line in notes["lines"])
+    assert "budget" in notes["summary"].lower()
+    found = notes["action_items"]
+    # Every item found was really agreed (precision), and most agreed ones are found.
+    keys = [item["key"] for item in reference["action_items"]]
+    assert all(any(key in item["what"] for key in keys) for item in found), found
+    assert len(found) >= 2, found
+    # Whisper base may mishear a time ("by Friday" as "I fly base"); the rest is as said.
+    priya = next(item for item in found if "room" in item["what"])
+    assert priya["who"] == "Priya" and priya["when"] == "tomorrow" and priya["due"]
+    # Alex and Priya: two voices told apart; "I" is whoever said it.
+    assert notes["speakers"] == ["S1", "S2"]
+    agenda = next(item for item in found if "agenda" in item["what"])
+    assert agenda["who"] == "S2" and agenda["when"] == "on Monday"
+
+
+def test_small_talk_yields_no_action_items(capsys: pytest.CaptureFixture[str]) -> None:
+    notes = _notes(capsys, "small-talk-weekend")
+
+    assert notes["lines"] and notes["action_items"] == []
+
+
+def test_captions_print_revisions_then_final_lines_with_their_lag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _run(
+        capsys, "captions", "--audio", str(CONVERSATIONS / "robot-demo-real.wav"), "--json"
+    )
+
+    assert code == 0, err
+    result = json.loads(out)
+    assert [line["final"] for line in result["lines"]] == [True] * len(result["lines"])
+    reference = json.loads((CONVERSATIONS / "robot-demo-real.json").read_text())
+    errors, words = word_error_rate(
+        " ".join(line["text"] for line in reference["lines"]), result["text"]
+    )
+    assert errors / words < 0.25, result["text"]
+    assert result["final_lag_s_p95"] >= result["final_lag_s_p50"] > 0
+
+
+def test_remember_without_a_user_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "notes", "--audio", str(CONVERSATIONS / "planning-budget.wav"), "--remember"
+    )
+
+    assert code == 2 and "--user" in err
+
+
+def test_a_missing_recording_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "captions", "--audio", "/nonexistent/talk.wav")
+
+    assert code == 2 and "no such file" in err
+
+
+def test_bad_languages_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys,
+        "captions",
+        "--audio",
+        str(CONVERSATIONS / "robot-demo-real.wav"),
+        "--languages",
+        "english!",
+    )
+
+    assert code == 2 and "--languages" in err
