@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from gateway.cloud_link import connect_cloud
-from gateway.session_lifecycle import CloudBoundSession
+from gateway.sessions.lifecycle import CloudBoundSession
 from protocol import (
     DeviceStatus,
     Error,

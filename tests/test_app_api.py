@@ -19,8 +19,8 @@ from cloud.memory.sqlite_store import SqliteMemoryStore
 from edge.link.client import GatewayClient
 from edge.models import EdgeModels
 from gateway.accounts import Accounts
-from gateway.app_session import FACE_BLUR_LOCKED
-from gateway.rate_limits import Limit
+from gateway.routes.rate_limits import Limit
+from gateway.sessions.settings import FACE_BLUR_LOCKED
 from protocol import (
     MAX_MESSAGE_BYTES,
     MAX_TEXT_CHARS,

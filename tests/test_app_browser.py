@@ -261,7 +261,7 @@ async def test_failures_each_have_a_clear_state(app: AppStack, browser: Browser)
     )
 
     assert app.stack.app is not None
-    from gateway.rate_limits import Limit
+    from gateway.routes.rate_limits import Limit
 
     app.stack.app.limiter.limits["api"] = Limit(per_minute=1, burst=1)
     limited = await open_app(browser, app.url, app.accounts.add_device("dave", "phone"))

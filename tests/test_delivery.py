@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.delivery import MAX_UNACKED, Inbox, Outbox
+from gateway.sessions.delivery import MAX_UNACKED, Inbox, Outbox
 from protocol import AnswerDelta
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.rate_limits import Limit, RateLimiter
+from gateway.routes.rate_limits import Limit, RateLimiter
 
 
 def test_a_burst_is_allowed_then_refused_with_the_wait() -> None:
