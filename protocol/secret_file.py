@@ -22,8 +22,11 @@ class SecretFileError(Exception):
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) owner-only (0700); tighten it if it exists."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` and any missing parents owner-only (0700); tighten `path` if it exists."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it just now
+            folder.mkdir(mode=0o700)
     with contextlib.suppress(PermissionError):  # a shared folder we do not own stays as it is
         path.chmod(0o700)
     return path

@@ -29,6 +29,7 @@ from gateway.accounts import (
     AuthError,
     check_user_name,
 )
+from gateway.history import History
 from protocol.secret_file import SECRET_BYTES, load_or_create_secret
 from tests.app_client import AppLink
 from tests.app_stack import app_stack
@@ -181,20 +182,23 @@ def test_an_empty_or_short_key_file_is_refused_not_used(tmp_path: Path) -> None:
 
 
 def test_account_and_memory_folders_are_0700_and_their_files_0600(tmp_path: Path) -> None:
-    accounts = Accounts(tmp_path / "gateway")
+    accounts = Accounts(tmp_path / "data" / "gateway")
     accounts.add_device("alice", "phone")
+    history = History(tmp_path / "data" / "gateway" / "history.sqlite")
+    history.record_question("alice", "s", 1, "what is this?")
     users = UserDirectory(tmp_path / "cloud", HashingEmbedder())
     users.open("alice").memory.add(
         "alice", NewMemory(text="x", time=datetime(2026, 1, 1, tzinfo=UTC), kind=MemoryKind.FACT)
     )
     try:
         folders = [
-            tmp_path / "gateway",
+            tmp_path / "data",
+            tmp_path / "data" / "gateway",
             tmp_path / "cloud",
             user_file(tmp_path / "cloud", "a").parent,
         ]
         files = [
-            *(tmp_path / "gateway").iterdir(),
+            *(tmp_path / "data" / "gateway").iterdir(),
             *user_file(tmp_path / "cloud", "alice").parent.iterdir(),
         ]
         assert {oct(f.stat().st_mode & 0o777) for f in folders} == {"0o700"}
@@ -204,6 +208,7 @@ def test_account_and_memory_folders_are_0700_and_their_files_0600(tmp_path: Path
         }
     finally:
         users.close()
+        history.close()
         accounts.close()
 
 
