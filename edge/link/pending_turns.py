@@ -1,6 +1,6 @@
 """No question lost across a reconnect: what the edge sent for each unanswered turn.
 
-The same design as the phone app's delivery (gateway/delivery.py): keep what
+The same design as the phone app's delivery (gateway/sessions/delivery.py): keep what
 was sent until the far side acknowledges it, and send it again on a new
 connection. Here the acknowledgement of a turn is its end (edge/turns.py:
 AnswerDone, an Error for the turn, or an empty transcript), because a reconnect reaches a new
