@@ -78,7 +78,7 @@ class EdgeStats:
     # Frames the privacy stage kept on the device because face detection failed.
     keyframes_withheld: int = 0
     faces_hidden: int = 0
-    # Messages the privacy policy kept on the device (edge/privacy.py).
+    # Messages the privacy policy kept on the device (protocol/privacy.py).
     withheld: int = 0
     local_answers: int = 0
     scene_notes: int = 0
@@ -126,6 +126,9 @@ class EdgeRuntime:
         self._interrupts: list[int] = []
         # Which turns are open and where each answer stands, fed by both directions.
         self.turns = TurnTracker()
+        # The answer modes whose cloud backend looks at the keyframe (a Control "images"
+        # from the cloud); None until the cloud says, and then the keyframe goes as before.
+        self.image_modes: frozenset[str] | None = None
 
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
@@ -172,6 +175,15 @@ class EdgeRuntime:
             await self._send_visual(self._turn_id, frame)
         return self._turn_id
 
+    def _cloud_looks_at_images(self) -> bool:
+        """Whether the cloud's backend for this session's mode takes the keyframe itself
+        ("auto": either mode may answer, so either taking images is enough)."""
+        if self.image_modes is None:
+            return True
+        if self.config.mode == "auto":
+            return bool(self.image_modes)
+        return self.config.mode in self.image_modes
+
     def _scene_changed(self, frame: VideoFrame) -> bool:
         """Live mode only: does this frame show a new scene (cheap, every frame)?"""
         if not self.config.live_notes or not self._camera_allowed():
@@ -217,6 +229,8 @@ class EdgeRuntime:
             self.config = replace(self.config, mode=mode)
         elif message.action == "button":  # the phone app's talk button (push-to-talk)
             self.press_button()
+        elif message.action == "images":  # from the cloud: which modes look at the keyframe
+            self.image_modes = frozenset(m for m in message.value.split(",") if m)
         else:
             log.warning("ignoring control %s=%r", message.action, message.value)
 
@@ -405,6 +419,8 @@ class EdgeRuntime:
         captured = self._heard_at(frame.t)
         if jpeg is None:
             self.stats.keyframes_withheld += 1
+        elif not self._cloud_looks_at_images():
+            pass  # the observation (text, labels) is all the cloud's model reads: 12-36 kB saved
         else:
             await self._emit(
                 self._out.make(

@@ -5,7 +5,7 @@ exposed, close to the moment the wearer asked) plus what the vision stages
 made of it. In live mode: a scene note (an Observation without a frame) only
 when the view has changed, and only while the notes of the last minute stay
 under a byte budget. Which kinds of message a privacy mode lets leave is
-decided in edge/privacy.py.
+decided in protocol/privacy.py.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_the_codec_refuses_an_unknown_privacy_or_answer_mode(field: str, value: 
 
 
 def test_no_code_compares_privacy_mode_strings_outside_the_policy() -> None:
-    """Every decision about what may leave goes through edge/privacy.py."""
+    """Every decision about what may leave goes through protocol/privacy.py."""
     offenders = []
     for package in ("edge", "gateway", "cloud", "simulators", "firmware_bridge", "deploy"):
         for path in (ROOT / package).rglob("*.py"):
