@@ -127,6 +127,7 @@ class Conversation:
         clock: Callable[[], float] = time.monotonic,
         user: str = "",
         wall_clock: Callable[[], datetime] = local_now,
+        limits: TurnLimits | None = None,
     ) -> None:
         self.session_id = session_id
         self.user = user
@@ -141,7 +142,7 @@ class Conversation:
         self._turns: dict[int, Turn] = {}
         # Bounded (protocol.limits); TurnLimits refuses a question before it would overflow.
         self._ready: asyncio.Queue[Turn] = asyncio.Queue(maxsize=MAX_QUEUED_TURNS)
-        self._limits = TurnLimits()
+        self._limits = limits or TurnLimits()
         # Answers are spoken where the cloud has a voice, until a Control "speak" "off".
         self.speaking = True
         self.answered = 0

@@ -2,7 +2,9 @@
 
 One message at a time, before it is filed: an utterance longer than
 `MAX_SEGMENT_SECONDS` or in more than `MAX_SEGMENT_PARTS` parts, more
-questions than `MAX_QUESTIONS_PER_MINUTE`, or a question while
+questions than `MAX_QUESTIONS_PER_MINUTE` in the session or
+`MAX_USER_QUESTIONS_PER_MINUTE` across all of its user's sessions (the
+glasses and the phone app together), or a question while
 `MAX_QUEUED_TURNS` already wait for the model is refused with a `Refusal` the
 session turns into an `Error` for the sender; the session goes on. Turns that
 never got their question (a keyframe or a first part whose rest never came)
@@ -46,6 +48,23 @@ class OpenTurn(Protocol):
 T = TypeVar("T", bound=OpenTurn)
 
 
+class QuestionRate:
+    """At most `limit` questions in any sliding `RATE_WINDOW_S`; shareable between sessions."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._asked: deque[float] = deque()
+
+    def allows(self, now: float) -> bool:
+        """Whether one more question fits now (it is not counted until `count`)."""
+        while self._asked and self._asked[0] <= now - RATE_WINDOW_S:
+            self._asked.popleft()
+        return len(self._asked) < self.limit
+
+    def count(self, now: float) -> None:
+        self._asked.append(now)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a message was not filed; `turn_id` is the turn it ends (-1: none)."""
@@ -58,8 +77,10 @@ class Refusal:
 class TurnLimits:
     """Checks each incoming message against the session's ceilings."""
 
-    def __init__(self) -> None:
-        self._asked: deque[float] = deque()
+    def __init__(self, *, user_rate: QuestionRate | None = None) -> None:
+        self._session_rate = QuestionRate(MAX_QUESTIONS_PER_MINUTE)
+        # Shared by every session of the same user (the cloud server keeps one per user).
+        self._user_rate = user_rate
         # Turns already refused: their later parts are dropped without another Error.
         self._refused: deque[int] = deque(maxlen=MAX_OPEN_TURNS)
 
@@ -139,13 +160,20 @@ class TurnLimits:
                 f"{queued} questions are already waiting for an answer; ask again shortly",
                 turn_id,
             )
-        while self._asked and self._asked[0] <= now - RATE_WINDOW_S:
-            self._asked.popleft()
-        if len(self._asked) >= MAX_QUESTIONS_PER_MINUTE:
+        if not self._session_rate.allows(now):
             return Refusal(
                 "rate_limited",
                 f"at most {MAX_QUESTIONS_PER_MINUTE} questions a minute; wait a moment",
                 turn_id,
             )
-        self._asked.append(now)
+        if self._user_rate is not None and not self._user_rate.allows(now):
+            return Refusal(
+                "rate_limited",
+                f"at most {self._user_rate.limit} questions a minute across your devices; "
+                "wait a moment",
+                turn_id,
+            )
+        self._session_rate.count(now)
+        if self._user_rate is not None:
+            self._user_rate.count(now)
         return None

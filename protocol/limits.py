@@ -32,6 +32,8 @@ MAX_OPEN_TURNS = 8
 MAX_QUEUED_TURNS = 4
 # Questions (spoken or typed) a session may ask in any sliding minute.
 MAX_QUESTIONS_PER_MINUTE = 20
+# … and across all sessions of one user (glasses and phone app together).
+MAX_USER_QUESTIONS_PER_MINUTE = 30
 # A frame's sides and area: 4K video fits; a 16k×16k frame (1 GiB decoded) does not.
 MAX_FRAME_SIDE = 8_192
 MAX_FRAME_PIXELS = 4_096 * 4_096

@@ -18,7 +18,7 @@ from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models, Turn
 from cloud.speech.speech_decoding import AudioDecodeError, decode_opus, speech_samples
-from cloud.turn_limits import TurnLimits
+from cloud.turn_limits import QuestionRate, TurnLimits
 from deploy.local_stack import local_stack
 from edge.audio.speech_encoding import encode_opus
 from edge.errors import MediaError
@@ -45,6 +45,7 @@ from protocol.limits import (
     MAX_QUEUED_TURNS,
     MAX_SEGMENT_PART_BYTES,
     MAX_SEGMENT_PARTS,
+    MAX_USER_QUESTIONS_PER_MINUTE,
 )
 from tests.fakes import FakeReasoner, FakeTranscriber
 
@@ -265,3 +266,23 @@ async def test_an_answered_offer_that_never_connects_gives_its_slot_back() -> No
             assert reply.status == 200
         assert len(stack.gateway.sessions) == 1
         await until(lambda: not stack.gateway.sessions)
+
+
+def test_a_users_sessions_share_one_question_rate_across_devices() -> None:
+    alice = QuestionRate(MAX_USER_QUESTIONS_PER_MINUTE)
+    glasses, phone = TurnLimits(user_rate=alice), TurnLimits(user_rate=alice)
+    bob_phone = TurnLimits(user_rate=QuestionRate(MAX_USER_QUESTIONS_PER_MINUTE))
+    turns: dict[int, Turn] = {}
+
+    def ask(limits: TurnLimits, turn_id: int) -> str | None:
+        query = EDGE.make(Query, turn_id=turn_id, text="hi")
+        refusal = limits.check(query, turns, queued=0, now=100.0 + turn_id / 100)
+        return None if refusal is None else refusal.text
+
+    on_glasses = MAX_QUESTIONS_PER_MINUTE
+    assert [ask(glasses, t) for t in range(on_glasses)] == [None] * on_glasses
+    left = MAX_USER_QUESTIONS_PER_MINUTE - on_glasses
+    assert [ask(phone, 100 + t) for t in range(left)] == [None] * left
+    refused = ask(phone, 200)
+    assert refused is not None and "across your devices" in refused
+    assert ask(bob_phone, 300) is None

@@ -30,8 +30,10 @@ from websockets.http11 import Request, Response
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models, local_now
 from cloud.tools.reminders import ReminderScheduler
+from cloud.turn_limits import QuestionRate, TurnLimits
 from protocol import MAX_MESSAGE_BYTES, Error, Hello, Message, ProtocolError, decode, encode
 from protocol.claims import ClaimError, SessionClaim, claim_from_header, verify_claim
+from protocol.limits import MAX_USER_QUESTIONS_PER_MINUTE
 from protocol.secret_file import SECRET_BYTES
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class CloudServer:
         self._claims: dict[ServerConnection, SessionClaim] = {}
         # Signatures already used, until they expire: a claim opens one connection.
         self._spent: dict[str, float] = {}
+        self._user_rates: dict[str, QuestionRate] = {}
         self.config = config or CloudConfig()
         # Token → user for the OpenAI-compatible endpoint (the gateway's accounts), if any.
         self.check_token = check_token
@@ -121,12 +124,14 @@ class CloudServer:
                         if refusal is not None:
                             await send(refusal)
                             continue
+                        user = message.user if claim.user is None else claim.user
                         conversation = Conversation(
                             message.session_id,
                             self.models,
                             send,
                             config=self.config,
-                            user=message.user if claim.user is None else claim.user,
+                            user=user,
+                            limits=TurnLimits(user_rate=self._user_rate(user)),
                         )
                         self.sessions[message.session_id] = conversation
                         conversation.receive(message)  # its privacy and answer modes
@@ -151,6 +156,11 @@ class CloudServer:
                     runner.cancel()
                 if conversation is not None:
                     self.sessions.pop(conversation.session_id, None)
+
+    def _user_rate(self, user: str) -> QuestionRate:
+        """The question rate all of `user`'s sessions share (kept while the server runs:
+        one small window per user who ever connected, and only the gateway can add users)."""
+        return self._user_rates.setdefault(user, QuestionRate(MAX_USER_QUESTIONS_PER_MINUTE))
 
     def sessions_of(self, user: str) -> list[Conversation]:
         """The user's open sessions (a wearer may have the glasses and the phone app open)."""
