@@ -38,6 +38,7 @@ from protocol import (
     AnswerAudio,
     AnswerDelta,
     AnswerDone,
+    Control,
     Error,
     Interrupt,
     Keyframe,
@@ -482,6 +483,13 @@ class Conversation:
         if spoken is not None:
             await self._finish_speaking(turn, spoken)
         return "".join(pieces).strip(), spent
+
+    def image_modes(self) -> Control:
+        """Tells the device which answer modes' backends look at the keyframe itself, so
+        it sends the JPEG only for them (the observation's text and labels always go)."""
+        reasoner = self._models.reasoner_for
+        modes = [m for m in ("fast", "reasoning") if getattr(reasoner(m), "images", False)]
+        return self._out.make(Control, action="images", value=",".join(modes))
 
     def _spoken_answer(self, turn: Turn) -> SpokenAnswer | None:
         """The turn's spoken answer, where the cloud has a voice and the session wants it."""

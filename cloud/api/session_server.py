@@ -136,6 +136,7 @@ class CloudServer:
                         self.sessions[message.session_id] = conversation
                         conversation.receive(message)  # its privacy and answer modes
                         runner = tasks.create_task(conversation.run())
+                        await send(conversation.image_modes())  # the keyframe only if looked at
                         continue
                     if message.session_id != conversation.session_id:
                         await send(
