@@ -28,6 +28,7 @@ from gateway.config import GatewayConfig
 from gateway.request_keys import AUTHENTICATED_USER, PRINCIPAL
 from gateway.session import GatewaySession
 from protocol import DeviceStatus
+from protocol.limits import MAX_SESSIONS_PER_USER
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,8 @@ class Gateway:
         self.sessions: dict[str, GatewaySession] = {}
         # Edge sessions' (user, device), where accounts named the device.
         self._devices: dict[str, tuple[str, str]] = {}
-        # Other kinds of live session revocation must end (the phone app adds its own).
-        self.device_session_sources: list[Callable[[], Iterable[DeviceSession]]] = [
-            self._edge_device_sessions
-        ]
+        # Other kinds of live session (the phone app's), for revocation and per-user counts.
+        self.device_session_sources: list[Callable[[], Iterable[DeviceSession]]] = []
         self._accounts: Accounts | None = None
         # Each answered session's connect deadline, until it closes.
         self.connect_deadline_s = CONNECT_DEADLINE_S
@@ -90,13 +89,18 @@ class Gateway:
             return _problem(400, "unusable SDP offer: no data channel; the edge speaks over one")
         if len(self.sessions) >= self.config.max_sessions:
             return _problem(503, "gateway is full; try again shortly")
+        user = request.get(AUTHENTICATED_USER)
+        if user is not None and self.live_sessions_of(user) >= MAX_SESSIONS_PER_USER:
+            return _problem(
+                429, f"at most {MAX_SESSIONS_PER_USER} live sessions per user; close one first"
+            )
         session_id = secrets.token_urlsafe(12)
         try:
             session = await GatewaySession.open(
                 session_id,
                 self.config.cloud_url,
                 on_closed=self._forget,
-                user=request.get(AUTHENTICATED_USER),
+                user=user,
                 cloud_secret=self.cloud_secret,
             )
         except (OSError, TimeoutError) as exc:
@@ -132,6 +136,15 @@ class Gateway:
             )
             await session.close()
 
+    def live_sessions_of(self, user: str) -> int:
+        """How many live sessions `user` holds here: edge sessions and those registered in
+        `device_session_sources` (the phone app's), the count MAX_SESSIONS_PER_USER bounds."""
+        edge = sum(1 for session in self.sessions.values() if session.user == user)
+        others = sum(
+            1 for source in self.device_session_sources for owner, _, _ in source() if owner == user
+        )
+        return edge + others
+
     def _device_status(self, user: str, status: DeviceStatus) -> None:
         for listener in self.device_listeners:
             listener(user, status)
@@ -165,7 +178,8 @@ class Gateway:
         """Close every live session whose device may no longer speak; how many closed."""
         if self._accounts is None:
             return 0
-        live = [entry for source in self.device_session_sources for entry in source()]
+        sources = [self._edge_device_sessions, *self.device_session_sources]
+        live = [entry for source in sources for entry in source()]
         if not live:
             return 0
         revoked = await asyncio.to_thread(

@@ -34,6 +34,8 @@ MAX_QUEUED_TURNS = 4
 MAX_QUESTIONS_PER_MINUTE = 20
 # … and across all sessions of one user (glasses and phone app together).
 MAX_USER_QUESTIONS_PER_MINUTE = 30
+# Live sessions one user may hold at the gateway (glasses, phone app, a script or two).
+MAX_SESSIONS_PER_USER = 4
 # A frame's sides and area: 4K video fits; a 16k×16k frame (1 GiB decoded) does not.
 MAX_FRAME_SIDE = 8_192
 MAX_FRAME_PIXELS = 4_096 * 4_096

@@ -30,6 +30,7 @@ from gateway.accounts import (
     check_user_name,
 )
 from gateway.history import History
+from protocol.limits import MAX_SESSIONS_PER_USER
 from protocol.secret_file import SECRET_BYTES, load_or_create_secret
 from tests.app_client import AppLink
 from tests.app_stack import app_stack
@@ -316,3 +317,30 @@ async def test_a_device_revoked_by_another_process_loses_its_live_session(
         elsewhere.close()
         await _until(lambda: not gateway.sessions)
         await edge.close()
+
+
+async def test_a_user_holds_at_most_a_few_live_sessions_app_and_edge_together(
+    tmp_path: Path, edge_models: EdgeModels
+) -> None:
+    pc = RTCPeerConnection(rtc_configuration())
+    pc.createDataChannel(CONTEXT_CHANNEL)
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+    await pc.close()
+    async with app_stack(
+        tmp_path, edge_models, FakeTranscriber(), FakeReasoner(), HashingEmbedder()
+    ) as app:
+        link = AppLink(app.url, app.session_token("alice"))
+        await link.connect()
+
+        async def open_edge(user: str) -> tuple[int, str]:
+            headers = {"Authorization": f"Bearer {app.session_token(user)}"}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{app.url}/v1/sessions", json=offer, headers=headers) as r:
+                    return r.status, await r.text()
+
+        replies = [await open_edge("alice") for _ in range(MAX_SESSIONS_PER_USER)]
+        assert [status for status, _ in replies] == [200] * (MAX_SESSIONS_PER_USER - 1) + [429]
+        assert "live sessions per user" in replies[-1][1]
+        assert (await open_edge("bob"))[0] == 200
+        await link.drop()
