@@ -345,6 +345,9 @@ class Conversation:
         turn.stages.append(Stage(name="first_token", at=self._clock()))
         await self._send(self._out.make(AnswerDelta, turn_id=turn.turn_id, text=text))
         turn.stages.append(Stage(name="last_token", at=self._clock()))
+        if (spoken := self._spoken_answer(turn)) is not None:  # a confirmation is heard too
+            spoken.add(text)
+            await self._finish_speaking(turn, spoken)
         await self._send(
             self._out.make(
                 AnswerDone, turn_id=turn.turn_id, text=text, mode="fast", stages=tuple(turn.stages)

@@ -14,7 +14,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from cloud.conversation import Conversation, Models
+from cloud.conversation import APOLOGY, Conversation, Models
 from cloud.reasoning.reasoner import ChatMessage
 from cloud.speech.asr import WhisperTranscriber
 from cloud.speech.speaker import PiperSpeaker
@@ -37,6 +37,7 @@ from protocol import (
     ProtocolError,
     Query,
     Sequencer,
+    SpeechSegment,
     decode,
     encode,
 )
@@ -135,7 +136,11 @@ class ScriptedReasoner:
 
 
 def _spoken_conversation(
-    reasoner: ScriptedReasoner, speaker: ToneSpeaker, *, interrupt_on_audio: bool = False
+    reasoner: ScriptedReasoner,
+    speaker: ToneSpeaker,
+    *,
+    interrupt_on_audio: bool = False,
+    transcriber: FakeTranscriber | None = None,
 ) -> tuple[Conversation, list[Message]]:
     """A conversation that lets the reasoner go on once the first audio is sent (and, where
     asked, has the wearer talk over that audio)."""
@@ -149,7 +154,7 @@ def _spoken_conversation(
             reasoner.go.set()  # the first sentence was heard: the model may go on
 
     models = Models(
-        transcriber=FakeTranscriber(),
+        transcriber=transcriber or FakeTranscriber(),
         reasoner=reasoner,
         voice=Voice(speaker),
     )
@@ -194,6 +199,24 @@ async def test_first_sentence_is_spoken_while_the_reasoner_writes_the_rest() -> 
     spoken = b"".join(a.pcm for a in audio)
     assert len(spoken) == 2 * 100 * sum(map(len, speaker.spoken))
     assert {a.sample_rate for a in audio} == {16_000}
+
+
+async def test_an_answer_written_without_the_model_is_spoken_too() -> None:
+    """Tool confirmations and apologies go through `_say`: the wearer hears them as well."""
+
+    class DeafTranscriber(FakeTranscriber):
+        def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+            raise RuntimeError("speech recognition is down")
+
+    reasoner = ScriptedReasoner([], [])
+    speaker = ToneSpeaker()
+    conversation, sent = _spoken_conversation(reasoner, speaker, transcriber=DeafTranscriber())
+    loud = (np.sin(np.arange(16_000) / 5.0) * 8000).astype(np.int16).tobytes()
+    await _answer(conversation, EDGE.make(SpeechSegment, turn_id=1, pcm=loud))
+    assert " ".join(speaker.spoken) == APOLOGY
+    kinds = [m.kind for m in sent]
+    assert kinds[-2:] == ["answer_audio", "answer_done"]
+    assert kinds.index("answer_audio") > kinds.index("answer_delta")
 
 
 async def test_a_long_sentence_is_sent_in_parts_that_fit_a_message() -> None:
