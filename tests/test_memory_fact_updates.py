@@ -234,3 +234,42 @@ def test_a_store_from_before_slots_is_migrated_and_its_facts_can_be_replaced(tmp
         store.check_integrity()
     with SqliteMemoryStore(path, HashingEmbedder()) as reopened:  # migrating twice is harmless
         assert reopened.count("ann") == 2
+
+
+@pytest.mark.parametrize(
+    ("utterance", "fact", "slot"),
+    [
+        (
+            "Changed it: my PIN for the gym app is 9090.",
+            "My PIN for the gym app is 9090.",
+            "my pin for the gym app",
+        ),
+        (
+            "My flight leaves at 6.45 a.m. on Thursday.",
+            "My flight leaves at 6.45 a.m. on Thursday.",
+            "when:my flight leaves",
+        ),
+        ("Moved the car, it's on level 4 now.", "My car is on level 4 now.", "where:my car"),
+        (
+            "My blood pressure target is 130 over 80.",
+            "My blood pressure target is 130 over 80.",
+            "my blood pressure target",
+        ),
+        ("My new manager is Mr. Banks.", "My new manager is Mr. Banks.", "my manager"),
+    ],
+)
+def test_phrasings_found_by_the_held_out_cases_are_facts_with_their_slot(utterance, fact, slot):
+    (found,) = extract_facts(utterance)
+    assert (found.text, found.slot) == (fact, slot)
+
+
+def test_a_new_manager_replaces_the_old_one(store):
+    tell(store, "My manager is Mrs. Cole.")
+    tell(store, "My new manager is Mr. Banks.", days=30)
+    assert current_texts(store, "manager") == ["My new manager is Mr. Banks."]
+
+
+def test_a_thing_of_any_name_is_a_fact_only_when_its_value_is_a_number_or_a_name():
+    assert texts("My cholesterol is 4.2.") == ["My cholesterol is 4.2."]
+    assert texts("My head is killing me.") == []
+    assert texts("My day is going well.") == []

@@ -199,6 +199,17 @@ _RULES: tuple[tuple[str, re.Pattern[str], str, float], ...] = (
         0.7,
     ),
     (
+        "schedule",
+        re.compile(
+            r"^(?P<whose>my|our|the) (?P<thing>[\w' -]{1,40}?) (?P<verb>leaves|departs|arrives|lands"
+            r"|starts|begins|ends|finishes|opens|closes|boards|is due|is booked for|is scheduled for)"
+            r" (?P<what>(?:at|on|in|from|by|tomorrow|today|tonight|next|this)\b.+)",
+            _FLAGS,
+        ),
+        "{whose} {thing} {verb} {what}.",
+        0.8,
+    ),
+    (
         "about-me",
         re.compile(
             r"^i (?P<verb>live|work|study) (?P<prep>in|at|for|near|from home in) (?P<what>.+)",
@@ -261,6 +272,13 @@ _DEICTIC = re.compile(r"^(?:this|that|these|those|it|here|there)\b", _FLAGS)
 # Where a clause ends inside a sentence: what follows is not part of the fact.
 _CLAUSE_END = re.compile(
     r"\s*(?:,| but | because | although | though | so that | and then | which | if | unless )",
+    _FLAGS,
+)
+_CLAUSE_BREAK = re.compile(r"(?:,|:|;| —| -) ")
+_IT_IS_THERE = re.compile(
+    r"^(?:i |we )?(?:just )?(?:moved|parked|put|left|took|stored|hid|locked) (?P<thing>(?:my|the|our)"
+    r" [\w' -]{1,30}?)(?: again)?(?:,| and| -| —) (?:it's|it is|it is now|they're|they are)"
+    rf" (?P<rest>(?:now |still )?(?:{_PLACE_PREP}) .+)",
     _FLAGS,
 )
 _CONDITIONAL = re.compile(r"^(?:if|unless|when|whether|suppose|maybe|perhaps)\b", _FLAGS)
@@ -347,11 +365,16 @@ def _stated(sentence: str) -> ExtractedFact | None:
     fact = _stated_clause(sentence)
     if fact is not None or _CONDITIONAL.match(sentence):
         return fact
-    clauses = sentence.split(", ")
+    clauses = _CLAUSE_BREAK.split(sentence)
     for start in range(1, len(clauses)):
         fact = _stated_clause(_FILLER.sub("", ", ".join(clauses[start:])).strip(" ,"))
         if fact is not None:
             return fact
+    # "Moved the car, it's on level 4 now": "it" is the thing just named.
+    match = _IT_IS_THERE.match(sentence)
+    if match is not None:
+        thing = re.sub(r"^(?:the|our)\b", "my", match.group("thing"), flags=_FLAGS)
+        return _stated_clause(f"{thing} is {match.group('rest')}")
     return None
 
 
@@ -396,7 +419,9 @@ def _slot(rule: str, parts: dict[str, str]) -> str | None:
 
     def owner(text: str) -> str:
         text = text.lower().strip()
-        return re.sub(r"^(?:our|the|a|an)\b", "my", text)
+        text = re.sub(r"^(?:our|the|a|an)\b", "my", text)
+        # "my new manager" is still "my manager": the adjective marks the update.
+        return re.sub(r"^my (?:new|current|latest|present|old|previous) ", "my ", text)
 
     if rule == "name":
         return owner("my " + parts["who"]) if "who" in parts else "my name"
@@ -406,18 +431,20 @@ def _slot(rule: str, parts: dict[str, str]) -> str | None:
         thing = parts.get("thing") or "my car"
         return "where:" + owner(thing)
     if rule == "whereabouts":
-        return "where:my " + parts["thing"].lower()
+        return "where:" + owner("my " + parts["thing"])
     if rule == "about-me" and parts["verb"].lower() in {"live", "work", "study"}:
         return "i " + parts["verb"].lower()
     if rule == "moved":
         return "i live"
+    if rule == "schedule":
+        return f"when:{owner(parts['whose'])} {parts['thing'].lower()} {parts['verb'].lower()}"
     if rule == "about-someone":
         verb = parts["verb"].lower().split()[0]
         if verb in {"lives", "works"}:
             return f"{owner(parts['who'])} {verb}"
         return None
     if rule == "attribute":
-        return f"{owner(parts['whose'])} {parts['thing'].lower()}"
+        return owner(f"{parts['whose']} {parts['thing']}")
     return None
 
 
@@ -453,8 +480,9 @@ def _plausible(rule: str, parts: dict[str, str]) -> bool:
             return False
         if not thing or thing[-1] in _VAGUE_OWNED:
             return False
-        if not (set(thing) & _ATTRIBUTE_NOUNS or thing[0] in {"favourite", "favorite"}):
-            return False
+        named = set(thing) & _ATTRIBUTE_NOUNS or thing[0] in {"favourite", "favorite"}
+        if not named and not re.search(r"\d|(?<=\s)[A-Z]|^[A-Z]", what):
+            return False  # "my X is Y" of any X is kept only when Y is a number or a name
         if _NOT_A_VALUE.match(what) or re.match(rf"^(?:{_PLACE_PREP})\b", what, _FLAGS):
             return False
     return True
