@@ -147,6 +147,9 @@ class Conversation:
         # Answers are spoken where the cloud has a voice, until a Control "speak" "off".
         self.speaking = True
         self.answered = 0
+        # Turns fully handled (answered and remembered, refused, or failed): what a
+        # caller waits on to know the memory writes after an AnswerDone are done too.
+        self.turns_finished = 0
 
     def receive(self, message: Message) -> Error | None:
         """File a message, unless it is past one of the session's ceilings
@@ -218,6 +221,7 @@ class Conversation:
                 )
             finally:
                 self._turns.pop(turn.turn_id, None)
+                self.turns_finished += 1
 
     def _turn(self, turn_id: int) -> Turn:
         if turn_id not in self._turns:

@@ -1,7 +1,9 @@
 """The `companion` command.
 
 Every failure a user can cause (missing media, an unreachable gateway, a model
-package not installed) ends as one line on stderr and a non-zero exit.
+package not installed) ends as one line on stderr and a non-zero exit: 2 for
+bad command-line input, 1 for a part's error or anything unexpected (`--verbose`
+adds the traceback), 3 when a replay heard no speech, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import logging
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cloud.errors import CloudError
 from companion import (
     cli_app,
     cli_bridge,
@@ -41,12 +45,32 @@ from companion.cli_support import (
     settings_of,
 )
 from companion.settings import SettingsError, apply_to_process, load_settings
+from edge.errors import EdgeError
+from firmware_bridge.errors import BridgeError
+from gateway.errors import GatewayError
+from modelfiles import ModelFileError
+from protocol.errors import ProtocolError
+from simulators.errors import SimulatorError
 
 if TYPE_CHECKING:
     from cloud.config import CloudConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "simulators" / "demo"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_NO_SPEECH = 3
+
+# Each part's one base error. Their messages say what happened and what to do,
+# so the command prints the message alone; anything else is a bug or a surprise.
+PART_ERRORS: tuple[type[Exception], ...] = (
+    ProtocolError,
+    EdgeError,
+    GatewayError,
+    CloudError,
+    BridgeError,
+    ModelFileError,
+    SimulatorError,
+)
 
 # Each area's own commands: module.register(commands, benchmarks).
 AREA_COMMANDS: tuple[Register, ...] = (
@@ -76,14 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.run(args)))
     except KeyboardInterrupt:
         return 130
-    except UsageError as exc:
-        print(f"companion: {exc}", file=sys.stderr)
-        return 2
     except Exception as exc:  # the CLI's one place that turns any failure into one line
-        if args.verbose:
+        cause = _first_cause(exc)
+        expected = isinstance(cause, (UsageError, OSError, *PART_ERRORS))
+        if args.verbose and not expected:
             raise
-        print(f"companion: {_first_cause(exc)}", file=sys.stderr)
-        return 1
+        if args.verbose:
+            traceback.print_exception(cause, file=sys.stderr)
+        print(f"companion: {_one_line(cause, expected)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(cause, UsageError) else EXIT_FAILED
 
 
 def _first_cause(exc: BaseException) -> BaseException:
@@ -91,6 +116,18 @@ def _first_cause(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def _one_line(exc: BaseException, expected: bool) -> str:
+    """The error as one line of stderr: a deliberate error's own message says enough.
+
+    An unexpected one also names its type (a bare KeyError's message is just
+    the key) and where to find more.
+    """
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if expected:
+        return message
+    return f"unexpected {type(exc).__name__}: {message} (run with --verbose for the traceback)"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gateway.errors import GatewayError
 from protocol.secret_file import SecretFileError, load_or_create_secret, private_dir, private_file
 
 TokenKind = Literal["device", "session"]
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS pairing_codes (
 """
 
 
-class AuthError(Exception):
+class AuthError(GatewayError):
     """A credential was refused; the message is for logs, never for the client."""
 
 

@@ -8,13 +8,14 @@ import time
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake
 
+from gateway.errors import GatewayError
 from protocol import MAX_MESSAGE_BYTES
 from protocol.claims import CLAIM_TTL_S, SessionClaim, authorization_header
 
 CLOUD_OPEN_TIMEOUT_S = 5.0
 
 
-class CloudRefused(ConnectionError):
+class CloudRefused(GatewayError, ConnectionError):
     """The cloud refused the session (a bad claim: the gateway's and the cloud's secrets
     differ). An OSError, so callers treat it like an unreachable cloud."""
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from gateway.errors import GatewayError
+
 MemoryJson = dict[str, Any]
 
 
-class MemoryRefused(ValueError):
+class MemoryRefused(GatewayError, ValueError):
     """The edit or the new memory is invalid; the message says why (shown to the user)."""
 
 
-class NoSuchMemory(KeyError):
+class NoSuchMemory(GatewayError, KeyError):
     """No memory with that id for this user (another user's id looks exactly the same)."""
 
 

@@ -24,6 +24,8 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from protocol.errors import ProtocolError
+
 # The HTTP Authorization scheme the gateway uses on the cloud websocket.
 CLAIM_SCHEME = "Companion"
 # Long enough for a websocket handshake on a busy machine, too short to be worth stealing.
@@ -32,7 +34,7 @@ MAX_CLAIM_CHARS = 1024
 _VERSION = "c1"
 
 
-class ClaimError(Exception):
+class ClaimError(ProtocolError):
     """A claim was refused (malformed, forged or expired); for logs, not for the peer."""
 
 

@@ -14,10 +14,12 @@ import os
 import secrets
 from pathlib import Path
 
+from protocol.errors import ProtocolError
+
 SECRET_BYTES = 32
 
 
-class SecretFileError(Exception):
+class SecretFileError(ProtocolError):
     """A secret file exists but cannot be used; the message says what to do."""
 
 

@@ -40,5 +40,5 @@ class FakeReasoner:
         if self.fail:
             raise RuntimeError("backend exploded")
         for word in ["You", " asked:", *(" " + w for w in messages[-1].content.split()[:60])]:
-            await asyncio.sleep(self.delay_s)
+            await asyncio.sleep(self.delay_s)  # a model's pace, where a test needs one
             yield word

@@ -30,6 +30,7 @@ from tests.browser import fake_media_browser, open_app, screenshot
 from tests.fake_media import write_wav_with_pause, write_y4m
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.test_end_to_end import make_sign_photo
+from tests.waiting import until, until_async
 
 DEMO = Path(__file__).resolve().parents[1] / "simulators" / "demo"
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -228,9 +229,7 @@ async def test_privacy_page_controls_and_the_live_indicator(
     await expect(page.locator('[data-testid="glasses"]')).to_contain_text("No glasses connected")
     await screenshot(page, "glasses")
     session = next(iter(app.stack.app.sessions.values()))  # type: ignore[union-attr]
-    async with asyncio.timeout(10):
-        while not session.settings.paused:
-            await asyncio.sleep(0.05)
+    await until(lambda: session.settings.paused)
     assert session.runtime.config.privacy == "no-camera"
 
 
@@ -311,9 +310,7 @@ async def test_glasses_page_shows_what_the_glasses_report(app: AppStack, browser
         await glasses.send(
             out.make(DeviceStatus, device="openglass-1", connection="connected", battery_percent=42)
         )
-        async with asyncio.timeout(10):
-            while "alice" not in app.stack.app.glasses:  # type: ignore[union-attr]
-                await asyncio.sleep(0.05)
+        await until(lambda: "alice" in app.stack.app.glasses)  # type: ignore[union-attr]
     page = await open_app(browser, app.url, app.accounts.add_device("alice", "phone"))
     await page.click('[data-nav="glasses"]')
     card = page.locator('[data-testid="glasses"]')
@@ -352,7 +349,7 @@ async def test_hold_to_talk_hears_only_while_the_button_is_held(
     answer = page.locator('[data-testid="answer"]')
     await expect(talk).to_be_visible()
     # The fake microphone keeps asking its question; with the button up nobody hears it.
-    await asyncio.sleep(LOOP_S)
+    await asyncio.sleep(LOOP_S)  # a whole loop of the fake microphone is the scenario
     assert await transcript.text_content() == ""
     assert (await _api(app, token, "/v1/history"))["turns"] == []
     await screenshot(page, "live-hold-idle")
@@ -372,10 +369,12 @@ async def test_hold_to_talk_hears_only_while_the_button_is_held(
     assert (await answer.text_content() or "").startswith("You asked:")
 
     # Released: that turn is over, and the question the microphone repeats is not heard.
-    async with asyncio.timeout(30):
-        while not _answered(turns := await _turns(app, token)):
-            await asyncio.sleep(0.2)
-    await asyncio.sleep(LOOP_S)
+    async def answered() -> bool:
+        return _answered(await _turns(app, token))
+
+    await until_async(answered, timeout_s=30)
+    turns = await _turns(app, token)
+    await asyncio.sleep(LOOP_S)  # a whole loop of the fake microphone is the scenario
     assert len(await _turns(app, token)) == len(turns)
     await screenshot(page, "live-hold-answered")
 
@@ -396,10 +395,12 @@ async def test_history_shows_the_keyframe_exactly_as_sent_with_the_face_blurred(
     await expect(page.locator('[data-testid="answer"]')).to_have_attribute(
         "data-done", "1", timeout=60_000
     )
-    async with asyncio.timeout(30):
-        while not (framed := [t for t in await _turns(app, token) if t["keyframe"]]):
-            await asyncio.sleep(0.2)
-    turn = framed[0]
+
+    async def framed() -> list[dict[str, object]]:
+        return [t for t in await _turns(app, token) if t["keyframe"]]
+
+    await until_async(framed, timeout_s=30)
+    turn = (await framed())[0]
     async with aiohttp.ClientSession() as http:
         async with http.get(
             f"{app.url}/v1/history/{turn['id']}/keyframe.jpg",

@@ -26,6 +26,7 @@ from companion.cli import main
 from protocol import AnswerDone, Message, Query, Sequencer, SpeechSegment
 from simulators.wer import word_error_rate
 from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
 
 
 class RecordingTranscriber(FakeTranscriber):
@@ -165,9 +166,7 @@ async def test_a_failed_transcription_gets_an_apology_and_the_session_goes_on() 
             )
         )
         conversation.receive(edge.make(Query, turn_id=2, text="are you there"))
-        async with asyncio.timeout(10):
-            while conversation.answered < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 2)
     finally:
         task.cancel()
     done = [m.text for m in sent if isinstance(m, AnswerDone)]

@@ -24,6 +24,7 @@ from edge.session import EdgeSession, TurnRecord
 from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem
 from protocol import AnswerDelta, AnswerDone, Hello, Interrupt, Message, Query, Sequencer
 from tests.fakes import FakeTranscriber
+from tests.waiting import until
 
 
 class SlowReasoner:
@@ -40,7 +41,7 @@ class SlowReasoner:
     ) -> AsyncIterator[str]:
         try:
             for i in range(100):
-                await asyncio.sleep(self.delay_s)
+                await asyncio.sleep(self.delay_s)  # a model's pace: the answer to interrupt
                 self.words += 1
                 yield f" word{i}"
             self.finished += 1
@@ -76,15 +77,12 @@ async def test_interrupt_stops_the_answer_at_once_and_marks_it() -> None:
     edge = Sequencer("s")
     runner = asyncio.create_task(conversation.run())
     conversation.receive(edge.make(Query, turn_id=1, text="tell me everything"))
-    async with asyncio.timeout(10):
-        while not any(isinstance(m, AnswerDelta) for m in sent):
-            await asyncio.sleep(0.01)
+    await until(lambda: any(isinstance(m, AnswerDelta) for m in sent))
     conversation.receive(edge.make(Interrupt, turn_id=1))
-    async with asyncio.timeout(10):
-        while not any(isinstance(m, AnswerDone) for m in sent):
-            await asyncio.sleep(0.01)
+    await until(lambda: any(isinstance(m, AnswerDone) for m in sent))
     words_when_done = reasoner.words
-    await asyncio.sleep(0.3)  # six more words' time: none may come
+    # Once the generation is closed no word can come; none may have come since AnswerDone.
+    await until(lambda: reasoner.stopped == 1)
     runner.cancel()
     done = next(m for m in sent if isinstance(m, AnswerDone))
     assert done.interrupted
@@ -110,9 +108,7 @@ async def test_interrupt_for_a_queued_turn_skips_its_answer() -> None:
     conversation.receive(edge.make(Interrupt, turn_id=1))
     conversation.receive(edge.make(Query, turn_id=2, text="second"))
     runner = asyncio.create_task(conversation.run())
-    async with asyncio.timeout(10):
-        while conversation.answered < 2:
-            await asyncio.sleep(0.01)
+    await until(lambda: conversation.answered >= 2)
     runner.cancel()
     done = {m.turn_id: m for m in sent if isinstance(m, AnswerDone)}
     assert done[1].interrupted and done[1].text == ""
@@ -173,7 +169,7 @@ async def test_speaking_over_an_answer_interrupts_it_end_to_end() -> None:
             while not answering.is_set():
                 yield AudioChunk(t, quiet)
                 t += CHUNK_SAMPLES / SAMPLE_RATE
-                await asyncio.sleep(CHUNK_SAMPLES / SAMPLE_RATE)
+                await asyncio.sleep(CHUNK_SAMPLES / SAMPLE_RATE)  # a live microphone's pace
         for piece in pieces(np.concatenate([tone(1.0), np.zeros(SAMPLE_RATE, np.int16)])):
             yield AudioChunk(t, piece)
             t += len(piece) / SAMPLE_RATE
@@ -209,13 +205,10 @@ async def test_interrupt_stops_the_real_reasoner_mid_answer(qwen) -> None:  # ty
     conversation.receive(
         edge.make(Query, turn_id=1, text="Explain in detail how a bicycle works.", mode="reasoning")
     )
-    async with asyncio.timeout(120):
-        while sum(isinstance(m, AnswerDelta) for m in sent) < 3:
-            await asyncio.sleep(0.01)
-        conversation.receive(edge.make(Interrupt, turn_id=1))
-        at_interrupt = sum(isinstance(m, AnswerDelta) for m in sent)
-        while not any(isinstance(m, AnswerDone) for m in sent):
-            await asyncio.sleep(0.01)
+    await until(lambda: sum(isinstance(m, AnswerDelta) for m in sent) >= 3, timeout_s=120)
+    conversation.receive(edge.make(Interrupt, turn_id=1))
+    at_interrupt = sum(isinstance(m, AnswerDelta) for m in sent)
+    await until(lambda: any(isinstance(m, AnswerDone) for m in sent), timeout_s=120)
     runner.cancel()
     done = next(m for m in sent if isinstance(m, AnswerDone))
     assert done.interrupted and done.text

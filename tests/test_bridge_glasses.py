@@ -144,9 +144,11 @@ async def test_photos_come_at_the_requested_interval_and_stop_when_asked(cat: np
                     frames += 1
                     if frames == 3:
                         await source.set_photo_interval(0)
-                        await asyncio.sleep(0.1)  # a photo already on its way still finishes
+                        # Time passing is the scenario: a photo already on its way still
+                        # finishes, then three intervals (at 50x) bring no new one.
+                        await asyncio.sleep(0.1)
                         sent = glasses.stats.photos_sent
-                        await asyncio.sleep(0.3)  # three intervals at 50x
+                        await asyncio.sleep(0.3)
                         assert glasses.stats.photos_sent == sent
                         break
         await source.aclose()

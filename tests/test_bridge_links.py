@@ -38,6 +38,8 @@ async def send_through(conditions: LinkConditions, count: int = 300) -> list[byt
     await link.start_notify(AUDIO_DATA_UUID)
     for i in range(count):
         await link.peripheral.notify(AUDIO_DATA_UUID, i.to_bytes(2, "little"))
+    # The radio's simulated latency and reorder hold are the scenario: wait them out so
+    # every notification still in the air lands (a lost one never would, so no count to await).
     await asyncio.sleep(conditions.latency_s + conditions.max_reorder_hold_s + 0.01)
     await link.disconnect()
     return [n.data async for n in link.notifications()]

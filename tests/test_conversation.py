@@ -22,18 +22,17 @@ from protocol import (
     Transcript,
 )
 from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
 
 EDGE = Sequencer("s")
 LOUD = (np.sin(np.arange(16_000) / 5.0) * 8000).astype(np.int16).tobytes()
 
 
-async def _run(conversation: Conversation, *messages: Message, until: int = 1) -> None:
+async def _run(conversation: Conversation, *messages: Message, answers: int = 1) -> None:
     task = asyncio.create_task(conversation.run())
     for message in messages:
         conversation.receive(message)
-    async with asyncio.timeout(10):
-        while conversation.answered < until:
-            await asyncio.sleep(0.01)
+    await until(lambda: conversation.answered >= answers)
     task.cancel()
 
 
@@ -66,10 +65,11 @@ async def test_spoken_turn_gets_transcript_then_streamed_answer_then_done() -> N
 
 async def test_observation_arriving_after_speech_is_still_used_in_the_prompt() -> None:
     reasoner = FakeReasoner()
-    conversation, _ = _conversation(reasoner)
+    conversation, sent = _conversation(reasoner)
     task = asyncio.create_task(conversation.run())
     conversation.receive(EDGE.make(SpeechSegment, turn_id=1, pcm=LOUD, visual=True))
-    await asyncio.sleep(0.05)
+    # Transcribed: the turn now waits for what the camera saw.
+    await until(lambda: any(isinstance(m, Transcript) for m in sent))
     conversation.receive(
         EDGE.make(
             Observation,
@@ -79,9 +79,7 @@ async def test_observation_arriving_after_speech_is_still_used_in_the_prompt() -
             labels=(Label(name="street sign", score=0.6),),
         )
     )
-    async with asyncio.timeout(10):
-        while not conversation.answered:
-            await asyncio.sleep(0.01)
+    await until(lambda: conversation.answered >= 1)
     task.cancel()
     prompt = " ".join(m.content for m in reasoner.prompts[0])
     assert "PLATFORM 7" in prompt
@@ -121,10 +119,7 @@ async def test_silence_gets_an_empty_transcript_and_no_answer() -> None:
     conversation, sent = _conversation()
     task = asyncio.create_task(conversation.run())
     conversation.receive(EDGE.make(SpeechSegment, turn_id=1, pcm=bytes(32_000)))
-    async with asyncio.timeout(5):
-        while not sent:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    await until(lambda: conversation.turns_finished >= 1)  # anything it was to say is sent
     task.cancel()
     assert [type(m) for m in sent] == [Transcript]
     assert isinstance(sent[0], Transcript) and sent[0].text == ""
@@ -136,7 +131,7 @@ async def test_failing_reasoner_gets_the_user_an_apology_and_the_session_goes_on
     done = sent[-1]
     assert isinstance(done, AnswerDone) and done.text == APOLOGY
     conversation._models.reasoner.fail = False  # type: ignore[attr-defined]
-    await _run(conversation, EDGE.make(Query, turn_id=2, text="and now?"), until=2)
+    await _run(conversation, EDGE.make(Query, turn_id=2, text="and now?"), answers=2)
     assert isinstance(sent[-1], AnswerDone) and "now" in sent[-1].text
 
 

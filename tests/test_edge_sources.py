@@ -209,7 +209,7 @@ async def test_microphone_source_delivers_converted_audio_from_the_device_thread
 async def test_merged_sources_go_on_when_one_fails() -> None:
     async def microphone() -> AsyncIterator[MediaItem]:
         for i in range(5):
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # a live microphone's pace: it outlives the camera
             yield AudioChunk(i * 0.032, np.zeros(512, dtype=np.int16))
 
     async def camera() -> AsyncIterator[MediaItem]:

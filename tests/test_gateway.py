@@ -13,6 +13,7 @@ from deploy.local_stack import Stack, local_stack
 from edge.link.client import GatewayClient, GatewayUnreachable
 from protocol import AnswerDone, Error, Hello, Message, Query, Sequencer
 from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -56,9 +57,7 @@ async def test_session_is_cleaned_up_when_the_peer_leaves(stack: Stack) -> None:
     async with GatewayClient(stack.gateway_url) as link:
         await link.send(Sequencer(link.session_id).make(Hello, user="u", device="test"))
         assert link.session_id in stack.gateway.sessions
-    async with asyncio.timeout(30):
-        while stack.gateway.sessions or stack.cloud.sessions:
-            await asyncio.sleep(0.05)
+    await until(lambda: not (stack.gateway.sessions or stack.cloud.sessions), timeout_s=30)
 
 
 @pytest.mark.parametrize(

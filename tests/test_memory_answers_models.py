@@ -15,6 +15,7 @@ from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Message, Query, Sequencer
 from simulators.bench_reasoner import run_memory_set
 from tests.fakes import FakeTranscriber
+from tests.waiting import until
 
 GOAL = 0.95
 
@@ -30,10 +31,8 @@ async def _ask(models: Models, session_id: str, text: str, now: datetime) -> str
     )
     task = asyncio.create_task(conversation.run())
     conversation.receive(Sequencer(session_id).make(Query, turn_id=1, text=text))
-    async with asyncio.timeout(120):
-        while conversation.answered < 1:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # the turn's memories are written just after AnswerDone
+    # Finished, not just answered: the turn's memories are written just after AnswerDone.
+    await until(lambda: conversation.turns_finished >= 1, timeout_s=120)
     task.cancel()
     return next(m.text for m in sent if isinstance(m, AnswerDone))
 

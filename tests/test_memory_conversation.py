@@ -26,6 +26,7 @@ from protocol import (
     Sequencer,
 )
 from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
 
@@ -54,7 +55,7 @@ class Session:
 
     async def ask(self, text: str, *, turn_id: int, mode: str = "auto", **extra: object) -> str:
         task = asyncio.create_task(self.conversation.run())
-        before = self.conversation.answered
+        before = self.conversation.turns_finished
         self.conversation.receive(
             self.edge.make(Query, turn_id=turn_id, text=text, mode=mode, **extra)  # type: ignore[arg-type]
         )
@@ -68,10 +69,8 @@ class Session:
                     labels=(Label(name="desk", score=0.6),),
                 )
             )
-        async with asyncio.timeout(10):
-            while self.conversation.answered == before:
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)  # the turn's memories are written after AnswerDone
+        # Finished, not just answered: the turn's memories are written after AnswerDone.
+        await until(lambda: self.conversation.turns_finished > before)
         task.cancel()
         done = [m for m in self.sent if isinstance(m, AnswerDone)][-1]
         return done.text

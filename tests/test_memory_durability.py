@@ -34,7 +34,7 @@ _CHILD = textwrap.dedent(
             self.inserted += 1
             if self.inserted == 51:
                 print("mid-write", flush=True)
-                time.sleep(600)
+                time.sleep(600)  # stalls mid-write until the test kills the process
             return memory
 
     now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

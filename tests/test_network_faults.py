@@ -24,6 +24,7 @@ from simulators.network_faults import (
     NetworkFaults,
     faulty_connect,
 )
+from tests.waiting import until
 
 
 def test_a_perfect_link_delivers_at_once() -> None:
@@ -172,9 +173,9 @@ async def test_a_drop_closes_the_link_and_the_network_stays_down_for_a_while() -
             await link.send(_query(link.session_id, 2))
         with pytest.raises(GatewayUnreachable):
             await network.connect("memory://").__aenter__()  # still down
-        await asyncio.sleep(0.12)
+        await until(lambda: not network.is_down())
         async with network.connect("memory://") as again:  # back up: and no second drop
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # time passing on the new link is the scenario: it holds
             await again.send(_query(again.session_id, 2))
             assert (await _next_transcript(again)).turn_id == 2
     assert MemoryLink.opened[0].closed.is_set() and len(MemoryLink.opened) == 2
@@ -226,8 +227,8 @@ async def test_the_edge_reconnects_after_a_drop_and_resends_its_unanswered_turn(
         first_id = link.session_id
         await link.send(Hello(session_id=first_id, seq=1, sent_at=0.0, user="alice", device="t"))
         await link.send(_query(first_id, 2))  # answered before the drop would come at 0.2 s…
-        await asyncio.sleep(0.3)  # …but the link dropped at 0.1 s and was down until 0.3 s
-        await link.send(_query(first_id, 3))  # asked while reconnecting (or just after)
+        await until(network.is_down)  # …but the link dropped at 0.1 s and is down until 0.3 s
+        await link.send(_query(first_id, 3))  # asked while reconnecting
         async with asyncio.timeout(5):
             async for message in link:
                 if isinstance(message, AnswerDone):

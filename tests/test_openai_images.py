@@ -18,6 +18,7 @@ from cloud.reasoning.reasoner import ChatMessage
 from protocol import AnswerDone, Keyframe, Message, Query, Sequencer
 from tests.fakes import FakeTranscriber
 from tests.test_openai_reasoner import ChatServer, _chunk
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -99,9 +100,7 @@ async def test_the_conversation_shows_the_keyframe_only_to_the_mode_configured_f
                 )
             )
             conversation.receive(edge.make(Query, turn_id=turn, text="Who is that?", mode=mode))
-        async with asyncio.timeout(10):
-            while conversation.answered < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 2)
     finally:
         task.cancel()
         await fast.aclose()

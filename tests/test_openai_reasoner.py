@@ -15,6 +15,7 @@ from cloud.errors import ModelError
 from cloud.reasoning.backends import make_reasoner
 from cloud.reasoning.openai_reasoner import OpenAiReasoner, ToolCall
 from cloud.reasoning.reasoner import ChatMessage
+from tests.waiting import until
 
 QUESTION = [ChatMessage(role="user", content="What's my sister called?")]
 
@@ -193,14 +194,10 @@ async def test_the_conversation_answers_through_the_server_and_apologises_when_i
     task = asyncio.create_task(conversation.run())
     try:
         conversation.receive(edge.make(Query, turn_id=1, text="What does it say?"))
-        async with asyncio.timeout(10):
-            while conversation.answered < 1:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 1)
         chat.status = 500
         conversation.receive(edge.make(Query, turn_id=2, text="And now?"))
-        async with asyncio.timeout(10):
-            while conversation.answered < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 2)
     finally:
         task.cancel()
         await reasoner.aclose()
@@ -257,9 +254,7 @@ async def test_a_tool_call_in_reasoning_mode_runs_the_tool_and_says_so(
                 Query, turn_id=1, text="I'm making pesto tonight, get what I need", mode="reasoning"
             )
         )
-        async with asyncio.timeout(10):
-            while conversation.answered < 1:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 1)
     finally:
         task.cancel()
         await reasoner.aclose()
@@ -300,9 +295,7 @@ async def test_reasoning_mode_uses_the_larger_served_model_when_configured(
     try:
         conversation.receive(edge.make(Query, turn_id=1, text="What is this?", mode="fast"))
         conversation.receive(edge.make(Query, turn_id=2, text="Why?", mode="reasoning"))
-        async with asyncio.timeout(10):
-            while conversation.answered < 2:
-                await asyncio.sleep(0.01)
+        await until(lambda: conversation.answered >= 2)
     finally:
         task.cancel()
         await fast.aclose()

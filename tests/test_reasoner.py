@@ -14,6 +14,7 @@ import pytest
 
 from cloud.prompting.prompt import build_messages
 from cloud.reasoning.reasoner import ChatMessage, QwenReasoner, _StopWhenSet, compute_dtype
+from tests.waiting import until
 
 QUESTION_SET = Path(__file__).with_name("reasoner_questions.json")
 FAST_TOKENS = 48  # as the cloud answers in fast mode
@@ -146,8 +147,7 @@ async def test_cancelling_the_consumer_stops_generation(qwen: QwenReasoner) -> N
             heard.append(piece)
 
     task = asyncio.create_task(listen())
-    while len(heard) < 2:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(heard) >= 2, timeout_s=120)
     task.cancel()  # a barge-in or a disconnect
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -24,7 +24,7 @@ class FakeClock:
     def __call__(self) -> float:
         return self.now
 
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:  # the fake clock's: no real time passes
         self.now += seconds
         self.slept += seconds
 
@@ -176,7 +176,7 @@ async def test_max_speed_lets_other_tasks_run(recordings: Path) -> None:
         nonlocal ticks
         while True:
             ticks += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # yields once per tick: what this test counts
 
     task = asyncio.create_task(ticker())
     try:

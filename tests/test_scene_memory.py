@@ -14,6 +14,7 @@ from cloud.memory import HashingEmbedder, MemoryKind
 from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Label, Message, Observation, OcrLine, Query, Sequencer
 from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
 
@@ -58,9 +59,11 @@ async def converse(
     task = asyncio.create_task(conversation.run())
     for message in messages:
         conversation.receive(message)
-    async with asyncio.timeout(10):
-        while conversation.answered < answers or users.open("alice").memory.count("alice") < stored:
-            await asyncio.sleep(0.01)
+    await until(
+        lambda: (
+            conversation.answered >= answers and users.open("alice").memory.count("alice") >= stored
+        )
+    )
     task.cancel()
     return sent
 

@@ -22,6 +22,7 @@ from simulators.bench_vad import DEMO_QUESTION
 from simulators.wer import word_error_rate
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.test_edge_privacy import BoxDetector, noisy_frame, runtime_with
+from tests.waiting import until
 
 EDGE = Sequencer("s")
 
@@ -114,9 +115,7 @@ async def test_corrupt_opus_fails_its_turn_and_the_next_turn_is_answered() -> No
     good = EDGE.make(SpeechSegment, turn_id=2, pcm=_opus(tone), codec="opus")
     for message in (bad, good):
         conversation.receive(decode(encode(message)))
-    async with asyncio.timeout(10):
-        while conversation.answered < 1:
-            await asyncio.sleep(0.01)
+    await until(lambda: conversation.answered >= 1)
     task.cancel()
 
     errors = [m for m in sent if isinstance(m, Error)]
@@ -210,9 +209,7 @@ async def test_opus_parts_are_joined_by_part_number_into_the_whole_utterance(
                 last=index == len(runs) - 1,
             )
         )
-    async with asyncio.timeout(10):
-        while conversation.answered < 1:
-            await asyncio.sleep(0.01)
+    await until(lambda: conversation.answered >= 1)
     task.cancel()
 
     [samples] = heard

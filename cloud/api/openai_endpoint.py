@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.errors import CloudError
 from cloud.reasoning.reasoner import ChatMessage, Reasoner, Role
 from cloud.speech.asr import Transcriber
 
@@ -65,7 +66,7 @@ Personaliser = Callable[[str, Sequence[ChatMessage]], Awaitable[list[ChatMessage
 _USER_KEY = web.RequestKey("companion_user", str)
 
 
-class RequestError(Exception):
+class RequestError(CloudError):
     """A request the endpoint will not run, reported in OpenAI's error shape."""
 
     def __init__(
