@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.sources import camera
 from edge.errors import MediaError
+from edge.sources import camera
 from edge.sources.camera import CameraSource
 from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk, MediaItem, VideoFrame
 from edge.sources.media_checks import checked_audio, checked_frame
