@@ -114,7 +114,10 @@ async def test_replay_json_prints_transcript_observation_answer_and_summary(
     assert answer["total_ms"] > 0 and "latency_ms" in answer
     observation = next(r for r in records if r["type"] == "observation")
     assert any("segmentation" in line.lower() for line in observation["ocr"])
-    assert records[-1]["bytes_upstream"] > records[-1]["keyframe_bytes"] > 0
+    # The stand-in reasoner looks at no images, so the keyframe stays on the device;
+    # what the camera read still went up in the observation.
+    assert records[-1]["bytes_upstream"] > 0
+    assert records[-1]["keyframe_bytes"] == 0
 
 
 async def test_silence_only_says_no_speech_heard_and_exits_3(
