@@ -141,11 +141,7 @@ async def local_stack(
             else None
         )
         if accounts is not None:
+            # The app's sessions are already among the gateway's (AppApi registers them).
             gateway.watch_revocations(accounts)
-            if app is not None:
-                live_app = app
-                gateway.device_session_sources.append(
-                    lambda: [(s.user, s.device, s.close) for s in live_app.sessions.values()]
-                )
         async with gateway.running() as bound_gateway:
             yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)

@@ -22,9 +22,9 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
-from edge.link.webrtc import offers_data_channel
 from gateway.accounts import Accounts
 from gateway.config import GatewayConfig
+from gateway.offers import UnusableOffer, check_offer
 from gateway.request_keys import AUTHENTICATED_USER, PRINCIPAL
 from gateway.session import GatewaySession
 from protocol import DeviceStatus
@@ -85,8 +85,10 @@ class Gateway:
             and isinstance(body.get("sdp"), str)
         ):
             return _problem(400, 'expected {"sdp": <string>, "type": "offer"}')
-        if not offers_data_channel(body["sdp"]):
-            return _problem(400, "unusable SDP offer: no data channel; the edge speaks over one")
+        try:
+            check_offer(body["sdp"])
+        except UnusableOffer as exc:
+            return _problem(400, f"unusable SDP offer: {exc}")
         if len(self.sessions) >= self.config.max_sessions:
             return _problem(503, "gateway is full; try again shortly")
         user = request.get(AUTHENTICATED_USER)
