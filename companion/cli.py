@@ -29,6 +29,7 @@ from companion import (
     cli_edge,
     cli_edge_live,
     cli_eval,
+    cli_faces,
     cli_memory,
     cli_products,
 )
@@ -84,6 +85,7 @@ AREA_COMMANDS: tuple[Register, ...] = (
     cli_edge.register,
     cli_config.register,
     cli_products.register,
+    cli_faces.register,
 )
 
 
@@ -171,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--text", action="append", help="a typed question (repeatable)")
     rp.add_argument("--speed", choices=("realtime", "max"), default="max")
     rp.add_argument("--gateway", help="a running gateway's URL (default: start one here)")
+    cli_edge_live.add_token_flag(rp)
     add_edge_flags(rp)
     _add_asr_model(rp)
     cli_edge_live.add_turn_taking_arguments(rp)
@@ -311,6 +314,11 @@ async def _replay(args: argparse.Namespace) -> int:
     if answer_audio is not None and models is not None:
         models = await asyncio.to_thread(with_voice, models)
     writer = AnswerAudioWriter.into(answer_audio, dump or printer) if answer_audio else None
+    token = (
+        await cli_edge_live.gateway_session_token(args.gateway, settings.token)
+        if args.gateway is not None
+        else None
+    )
     summary = await run_replay(
         edge_models=EdgeModels(),
         video=args.video,
@@ -322,6 +330,7 @@ async def _replay(args: argparse.Namespace) -> int:
         questions=args.text,
         edge_config=edge_config,
         on_event=writer or dump or printer,
+        token=token,
     )
     printer.summary(summary)
     if summary.errors:
