@@ -158,3 +158,17 @@ def test_a_question_nothing_matches_keeps_the_ranking_order(store):
     memories = recalled(store, "vegetarian dinner ideas", mode="reasoning")
     assert [m.text for m in memories][:1] == ["I'm vegetarian."]
     assert direct_answer("vegetarian dinner ideas", memories) is None
+
+
+def test_a_yes_no_question_is_a_yes_only_when_the_fact_says_all_of_it(store):
+    told(store, "I'm vegetarian.", "I'm allergic to shellfish.")
+    assert answer(store, "Am I vegetarian?") == "Yes. You're vegetarian."
+    assert answer(store, "Am I allergic to shellfish?") == "Yes. You're allergic to shellfish."
+    assert answer(store, "Am I allergic to peanuts?") is None  # left to the model
+
+
+def test_rivals_leave_the_prompt_but_facts_about_other_things_stay_as_context(store):
+    told(store, "My shoe size is 43.", "My shirt size is medium.", "I live in York.")
+    texts = [m.text for m in recalled(store, "Do my shoe size and York go together?")]
+    assert texts[0] == "My shoe size is 43."
+    assert "My shirt size is medium." not in texts

@@ -181,19 +181,32 @@ def focus(question: str, memories: Sequence[Memory]) -> list[Memory]:
     """Only the memories that match what the question asks about, best match first.
 
     The memories about the person asked about are kept; among them, when
-    some share a distinctive topic word with the question, only those with
-    the most such words stay (a shoe question sees the shoe size, not the
-    shirt size); otherwise those sharing a generic word come first. When
-    nothing matches, the ranking's order is kept.
+    some share a distinctive topic word with the question, those with the
+    most such words come first and their rivals (sharing a lesser topic word:
+    the shirt size for a shoe question) are dropped; otherwise those sharing
+    a generic word come first. When nothing matches, the ranking's order is
+    kept.
     """
     people = about_the_same_person(question, memories)
     matches = match_topics(question, people)
     facts = [match for match in matches if match.memory.kind in STATED]
     best = max((match.distinctive for match in facts), default=0)
     if best > 0:
-        # Past exchanges and scenes are context, not rival facts: they follow, unfiltered.
-        return [match.memory for match in facts if match.distinctive == best] + [
-            match.memory for match in matches if match.memory.kind not in STATED
+        # Rivals are dropped: facts sharing a lesser topic word ("shirt size" for a shoe
+        # question) and, when the answer is an attribute (a slot: "my physiotherapist"),
+        # every other attribute ("my doctor"). Other facts, past exchanges and scenes are
+        # context and follow, in the ranking's order.
+        chosen = [match for match in facts if match.distinctive == best]
+        slotted = any(match.memory.slot for match in chosen)
+        return [match.memory for match in chosen] + [
+            match.memory
+            for match in matches
+            if match.memory.kind not in STATED
+            or (
+                match.distinctive < best
+                and match.score == 0
+                and not (slotted and match.memory.slot)
+            )
         ]
     order = sorted(range(len(matches)), key=lambda i: (-matches[i].score, i))
     return [matches[i].memory for i in order]

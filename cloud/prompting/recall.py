@@ -18,9 +18,9 @@ from datetime import datetime
 from cloud.memory.facts import extract_facts
 from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
 from cloud.memory.sentences import split_sentences
-from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.store import MemoryStore
 from cloud.memory.time_query import search_in_time
-from cloud.memory.topics import clear_match, focus, match_topics, with_synonyms
+from cloud.memory.topics import clear_match, focus, match_topics, topic_words, with_synonyms
 from cloud.prompting.prompt import LABEL_FLOOR
 from cloud.prompting.second_person import to_second_person
 from cloud.reasoning.modes import REASONING
@@ -41,6 +41,11 @@ _LOOKUP = re.compile(
     r"|do you remember|can you remind me|can you tell me)\b",
     re.IGNORECASE,
 )
+_YES_NO = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|companion)[,\s]+)*(?:am i|is my|are my|do i|does my|have i"
+    r"|is it true that)\b",
+    re.IGNORECASE,
+)
 _OPEN_ENDED = re.compile(
     r"\b(?:should|could|would|might|recommend|suggest|think|idea|ideas|best|plan|weather|why"
     r"|how (?:do|can|should|to|long|far|much|many)|get to|buy|cook|make|today|tonight"
@@ -50,7 +55,7 @@ _OPEN_ENDED = re.compile(
 
 
 def recall(
-    store: SqliteMemoryStore,
+    store: MemoryStore,
     user: str,
     question: str,
     *,
@@ -87,16 +92,21 @@ def direct_answer(question: str, memories: Sequence[Memory]) -> str | None:
     that several facts fit equally are left to the model.
     """
     asked = " ".join(question.replace("’", "'").split())
-    if (
-        not _LOOKUP.match(asked)
-        or _OPEN_ENDED.search(asked)
-        or len(asked.split()) > _MAX_LOOKUP_WORDS
-    ):
+    if _OPEN_ENDED.search(asked) or len(asked.split()) > _MAX_LOOKUP_WORDS:
+        return None
+    yes_no = _YES_NO.match(asked) is not None
+    if not yes_no and not _LOOKUP.match(asked):
         return None
     facts = [memory for memory in memories if memory.kind in FAST_KINDS and not memory.replaced]
     memory = clear_match(asked, facts)
     if memory is None or memory.text.startswith("Reminder:"):
         return None
+    if yes_no:
+        # "Am I vegetarian?" is a yes only when the fact says all of it: "Am I allergic
+        # to peanuts?" is not answered from "I'm allergic to shellfish."
+        if not topic_words(asked) - {"yes", "no"} <= topic_words(memory.text):
+            return None
+        return "Yes. " + to_second_person(memory.text)
     return to_second_person(memory.text)
 
 
