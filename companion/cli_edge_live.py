@@ -4,7 +4,9 @@
 
 streams to a running gateway (`companion serve`) until Ctrl-C and prints each
 turn as it is answered. The turn-taking flags (`--activation`,
-`--end-silence-ms`, …) are shared with `companion replay`.
+`--end-silence-ms`, …) are shared with `companion replay`, and so is
+`--token` (setting `token`, COMPANION_TOKEN): a gateway with accounts serves
+only a device it paired (`companion token --user U` prints the token).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from companion.cli_support import (
 from edge.audio.activation import ACTIVATION_MODES
 
 if TYPE_CHECKING:
+    from edge.link.interface import Connect
     from edge.sources.media import MediaItem
 
 
@@ -71,7 +74,43 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     )
     edge.add_argument("--json", action="store_true", help="print JSON lines")
     add_turn_taking_arguments(edge, live=True)
+    add_token_flag(edge)
     edge.set_defaults(run=_edge)
+
+
+def add_token_flag(parser: argparse.ArgumentParser) -> None:
+    add_setting_flag(parser, "--token", "token", metavar="TOKEN")
+
+
+async def gateway_session_token(gateway_url: str, token: str | None) -> str | None:
+    """The token to open sessions with: a device token is exchanged at the gateway for a
+    session token (`POST /v1/token`); any other token is presented as it is, and a
+    wrong one is refused "unauthorized" when the session opens."""
+    import aiohttp
+
+    if not token:
+        return None
+    url = gateway_url.rstrip("/") + "/v1/token"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, headers={"Authorization": f"Bearer {token}"}) as reply:
+                body = await reply.json(content_type=None)
+    except (aiohttp.ClientError, ValueError):
+        return token  # unreachable or not JSON: opening the session says what is wrong
+    if reply.status == 200 and isinstance(body, dict):
+        session_token = body.get("session_token")
+        if isinstance(session_token, str) and session_token:
+            return session_token
+    return token
+
+
+def token_connect(token: str | None) -> Connect:
+    """How the edge opens its link: with the token, when there is one."""
+    from functools import partial
+
+    from edge.link.client import GatewayClient
+
+    return partial(GatewayClient, token=token) if token else GatewayClient
 
 
 async def _edge(args: argparse.Namespace) -> int:
@@ -108,7 +147,14 @@ async def _edge(args: argparse.Namespace) -> int:
         )
     models = EdgeModels()
     camera_on = args.camera != "none"
-    session = EdgeSession(models.listener(config), models.analyser if camera_on else None, config)
+    settings = settings_of(args)
+    token = await gateway_session_token(args.gateway, settings.token)
+    session = EdgeSession(
+        models.listener(config),
+        models.analyser if camera_on else None,
+        config,
+        connect=token_connect(token),
+    )
     printer = Printer(as_json=args.json)
     print("listening: Ctrl-C to stop", file=sys.stderr, flush=True)
     summary = await session.run(merge_sources(*sources), on_event=printer)

@@ -249,6 +249,15 @@ SETTINGS: tuple[Setting, ...] = (
         "who is wearing the glasses",
     ),
     Setting(
+        "token",
+        TEXT,
+        None,
+        "COMPANION_TOKEN",
+        "the device token (`companion token`) edge and replay --gateway present to a gateway "
+        "with accounts",
+        secret=True,
+    ),
+    Setting(
         "gateway.host",
         TEXT,
         _part_default(GatewayConfig, "host"),
@@ -468,6 +477,7 @@ class Settings:
     recordings: Path
     native_logs: bool
     user: str
+    token: str | None = dataclasses.field(repr=False)
     gateway_host: str
     gateway_port: int
     gateway_max_sessions: int

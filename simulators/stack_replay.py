@@ -8,12 +8,14 @@ import wave
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from cloud.conversation import Models
 from deploy.local_stack import local_stack
 from edge.config import EdgeConfig
+from edge.link.client import GatewayClient
 from edge.models import EdgeModels
 from edge.session import EdgeSession, SessionSummary, TurnRecord
 from protocol import AnswerDelta, AnswerDone, Error, Keyframe, Message, Observation, Transcript
@@ -34,11 +36,13 @@ async def run_replay(
     speed: str = "max",
     questions: list[str] | None = None,
     on_event: Callable[[str, Message, TurnRecord | None], None] | None = None,
+    token: str | None = None,
 ) -> SessionSummary:
     """Replay files through edge → WebRTC → gateway → cloud.
 
-    With `gateway_url` the replay talks to a running `companion serve`;
-    otherwise it starts the cloud and gateway here, on loopback, with `models`.
+    With `gateway_url` the replay talks to a running `companion serve`,
+    presenting `token` (a session token) where it has accounts; otherwise it
+    starts the cloud and gateway here, on loopback, with `models`.
     """
     source = (
         replay(video, audio, speed=speed, audio_format=audio_format)  # type: ignore[arg-type]
@@ -55,6 +59,7 @@ async def run_replay(
             edge_models.listener(edge_config),
             edge_models.analyser if video is not None else None,
             replace(edge_config, gateway_url=gateway_url),
+            connect=partial(GatewayClient, token=token) if token else GatewayClient,
         )
         return await session.run(source, questions=questions, on_event=on_event)
 
