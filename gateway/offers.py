@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from aiortc.sdp import SessionDescription
 
+from gateway.errors import GatewayError
 
-class UnusableOffer(ValueError):
+
+class UnusableOffer(GatewayError, ValueError):
     """The offer cannot open a session; the message says why, for the client."""
 
 
