@@ -14,6 +14,7 @@ from cloud.session_settings import SessionSettings, apply_setting
 from cloud.tools import parse_intent
 from cloud.tools.intents import (
     CanEat,
+    DoesItContain,
     ListLeft,
     OnList,
     PriceHistory,
@@ -24,6 +25,7 @@ from cloud.tools.intents import (
 )
 from cloud.tools.shopping import (
     can_eat_answer,
+    contains_answer,
     matches_item,
     parse_amount,
     people_from_facts,
@@ -77,15 +79,21 @@ def seen(
         ("How much was the yogurt last time?", PriceHistory("yogurt")),
         ("Which of these would Amelia like?", WhichWouldLike("Amelia")),
         ("What's the total so far?", TripTotal()),
+        ("Does this have nuts in it?", DoesItContain("nuts")),
+        ("Is this vegan?", DoesItContain("vegan")),
+        ("Is this dairy-free?", DoesItContain("milk")),
+        ("Is there anything I'm allergic to in this?", CanEat("me")),
     ],
 )
 def test_shopping_requests_are_recognised(said: str, expected: object) -> None:
     assert parse_intent(said, NOW) == expected
 
 
-@pytest.mark.parametrize("said", ["Can I have a coffee?", "What is this?", "I got a new phone."])
+@pytest.mark.parametrize(
+    "said", ["Can I have a coffee?", "What is this?", "I got a new phone.", "Does it have a lid?"]
+)
 def test_questions_that_are_not_shopping_requests_are_left_alone(said: str) -> None:
-    assert not isinstance(parse_intent(said, NOW), CanEat | TookIt | OnList)
+    assert not isinstance(parse_intent(said, NOW), CanEat | TookIt | OnList | DoesItContain)
 
 
 def test_shopping_mode_is_a_session_setting_the_app_can_switch() -> None:
@@ -293,3 +301,12 @@ def test_store_gains_its_shopping_tables_on_an_old_file(tmp_path: Path) -> None:
 
     assert [p.product for p in reopened.prices()] == ["Tea"]
     reopened.close()
+
+
+def test_does_it_contain_answers_from_the_label_alone() -> None:
+    assert contains_answer(COOKIES, "peanuts") == "Yes, it contains peanuts."
+    assert contains_answer(COOKIES, "gluten") == "Yes, it contains wheat."
+    assert contains_answer(COOKIES, "vegan").startswith("No, it contains butter")
+    assert "may contain nuts" in contains_answer(COOKIES, "nuts")
+    assert "I don't see sesame" in contains_answer(COOKIES, "sesame")
+    assert "can't read the ingredients" in contains_answer(OAT_DRINK, "milk")

@@ -86,6 +86,11 @@ class CanEat:
 
 
 @dataclass(frozen=True)
+class DoesItContain:
+    thing: str  # "nuts", "gluten"; or a diet: "vegan"
+
+
+@dataclass(frozen=True)
 class OnList:
     pass
 
@@ -116,11 +121,20 @@ class TripTotal:
 
 
 ShoppingIntent = (
-    ShoppingMode | CanEat | OnList | TookIt | ListLeft | PriceHistory | WhichWouldLike | TripTotal
+    ShoppingMode
+    | CanEat
+    | DoesItContain
+    | OnList
+    | TookIt
+    | ListLeft
+    | PriceHistory
+    | WhichWouldLike
+    | TripTotal
 )
 SHOPPING_INTENTS = (
     ShoppingMode,
     CanEat,
+    DoesItContain,
     OnList,
     TookIt,
     ListLeft,
@@ -233,12 +247,28 @@ _CAN_EAT = (
         rf"(?: to (?:eat|have|drink))?(?: for {_WHO})?(?: to (?:eat|have|drink))?$",
         _I,
     ),
+    re.compile(rf"^is there anything (?:i'm|i am|we're) allergic to in {_THIS}$", _I),
     re.compile(
         rf"^(?:does|do|is there anything in) {_THIS} (?:have|contain)? ?anything "
         rf"(?:{_WHO} (?:is|are|am)|i'm|we're) allergic to$",
         _I,
     ),
 )
+# What "does this contain …?" may ask about: allergens, diets and a few things people avoid.
+_FOOD = (
+    r"(?P<thing>(?:tree )?nuts?|peanuts?|almonds?|hazelnuts?|walnuts?|cashews?|milk|dairy|lactose"
+    r"|eggs?|wheat|gluten|soy|soya|sesame|fish|shellfish|crustaceans?|prawns?|mustard|celery"
+    r"|lupin|sulphites?|meat|pork|gelatine|honey|alcohol|palm oil)"
+)
+_CONTAINS = (
+    re.compile(
+        rf"^(?:does|do) {_THIS} (?:have|contain|include) (?:any )?{_FOOD}(?: in (?:it|them))?$", _I
+    ),
+    re.compile(rf"^(?:is|are) there (?:any )?{_FOOD} in {_THIS}$", _I),
+    re.compile(rf"^(?:is|are) {_THIS} (?P<thing>vegan|vegetarian|pescatarian)$", _I),
+    re.compile(rf"^(?:is|are) {_THIS} (?P<free>gluten|dairy|nut|milk|egg)[ -]free$", _I),
+)
+_FREE_OF = {"gluten": "gluten", "dairy": "milk", "milk": "milk", "nut": "nuts", "egg": "eggs"}
 _ON_LIST = (
     re.compile(rf"^(?:is|are) {_THIS} on (?:my|the|our) (?:shopping |grocery )?list$", _I),
     re.compile(rf"^do (?:i|we) need {_THIS}$", _I),
@@ -367,7 +397,12 @@ def _shopping_intent(text: str) -> ShoppingIntent | None:
         return ShoppingMode(False)
     for pattern in _CAN_EAT:
         if match := pattern.match(text):
-            return CanEat(_person(match.group("who")))
+            return CanEat(_person(match.groupdict().get("who")))
+    for pattern in _CONTAINS:
+        if match := pattern.match(text):
+            found = match.groupdict()
+            thing = found.get("thing") or _FREE_OF[(found.get("free") or "").lower()]
+            return DoesItContain(thing.lower())
     if any(pattern.match(text) for pattern in _ON_LIST):
         return OnList()
     if match := _TOOK.match(text):

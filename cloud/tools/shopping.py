@@ -24,13 +24,14 @@ from difflib import SequenceMatcher
 
 from cloud.memory.facts import extract_facts
 from cloud.memory.records import MemoryKind
-from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.store import MemoryStore
 from cloud.prompting.second_person import to_second_person
 from cloud.prompting.spoken_time import spoken_list, spoken_moment
 from cloud.session_settings import SessionSettings
 from cloud.tools.intents import (
     SHOPPING_INTENTS,
     CanEat,
+    DoesItContain,
     ListLeft,
     OnList,
     PriceHistory,
@@ -179,7 +180,7 @@ def people_from_facts(texts: Iterable[str]) -> People:
     return people
 
 
-def remembered_people(memory: SqliteMemoryStore, user: str) -> People:
+def remembered_people(memory: MemoryStore, user: str) -> People:
     """What the wearer's memories say about them and the people they shop for."""
     facts = [
         m.text
@@ -315,6 +316,32 @@ def can_eat_answer(label: ProductLabel | None, who: str, people: People) -> str:
     return (
         f"I don't see anything in the ingredients or allergy advice that clashes with"
         f" {_object(who)} ({avoided}). Check the pack to be sure."
+    )
+
+
+def contains_answer(label: ProductLabel | None, thing: str) -> str:
+    """ "Does this have nuts in it?" / "Is this vegan?" from the label alone."""
+    if label is None or not (label.ingredients or label.allergens):
+        return (
+            "I can't read the ingredients on this label, so I can't tell. Try holding the"
+            " ingredients list closer to the glasses."
+        )
+    diet = thing in _DIETS
+    person = Person(diets=[thing]) if diet else Person(allergies=[thing])
+    findings = check_label(label, person)
+    definite = [f for f in findings if not f.traces]
+    if diet:
+        if definite:
+            return f"No, it contains {definite[0].found}, which isn't {thing}."
+        if findings:
+            return f"Probably, but the label says it may contain {findings[0].found}."
+        return f"I don't see anything in the ingredients that isn't {thing}. Check the pack to be sure."
+    if definite:
+        return f"Yes, it contains {definite[0].found}."
+    if findings:
+        return f"Not as an ingredient, but the label says it may contain {findings[0].found}."
+    return (
+        f"I don't see {thing} in the ingredients or the allergy advice. Check the pack to be sure."
     )
 
 
@@ -504,7 +531,7 @@ def shopping_turn(
     seen: Observation | None,
     *,
     tools: ToolStore,
-    memory: SqliteMemoryStore,
+    memory: MemoryStore,
     user: str,
     now: datetime,
 ) -> tuple[SessionSettings, str | None]:
@@ -544,7 +571,7 @@ def answer_shopping(
     seen: Observation | None,
     *,
     tools: ToolStore,
-    memory: SqliteMemoryStore,
+    memory: MemoryStore,
     user: str,
     now: datetime,
 ) -> str:
@@ -552,6 +579,8 @@ def answer_shopping(
     label = product_in_view(seen)
     if isinstance(intent, CanEat):
         return can_eat_answer(label, intent.who, remembered_people(memory, user))
+    if isinstance(intent, DoesItContain):
+        return contains_answer(label, intent.thing)
     if isinstance(intent, OnList):
         if label is None:
             return "I can't make out a product in front of you. Hold its label up to the glasses."
