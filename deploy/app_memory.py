@@ -13,6 +13,7 @@ from cloud.memory import (
     MemoryStore,
     NewMemory,
 )
+from cloud.memory.facts import fact_slot
 from gateway.memory_access import MemoryJson, MemoryRefused, NoSuchMemory
 
 
@@ -41,8 +42,14 @@ class StoreMemoryAccess:
 
     def remember(self, user: str, text: str) -> MemoryJson:
         try:
+            # A fact typed on the Memory page replaces an older one about the same thing
+            # ("My shoe size is 44." after "… 43."), as a spoken one does.
             memory = NewMemory(
-                text=text, time=datetime.now(UTC), kind=MemoryKind.EXPLICIT, source="app"
+                text=text,
+                time=datetime.now(UTC),
+                kind=MemoryKind.EXPLICIT,
+                source="app",
+                slot=fact_slot(text),
             )
         except InvalidMemoryError as exc:
             raise MemoryRefused(str(exc)) from None

@@ -198,6 +198,25 @@ async def test_a_second_user_cannot_see_the_first_users_memory(
     assert (await _api(app, bob, "/v1/memories/export"))["memories"] == []
 
 
+async def test_a_corrected_fact_replaces_the_old_one_which_stays_marked_as_history(
+    app: AppStack, browser: Browser
+) -> None:
+    page = await open_app(browser, app.url, app.accounts.add_device("alice", "phone"))
+    await page.click('[data-nav="memory"]')
+    for fact in ("My shoe size is 43.", "My shoe size is 44."):
+        await page.fill('[data-testid="memory-new"]', fact)
+        await page.click('[data-testid="memory-add"]')
+        await expect(page.locator('[data-testid="memory-item"]', has_text=fact)).to_have_count(1)
+    old = page.locator('[data-testid="memory-item"]', has_text="43")
+    new = page.locator('[data-testid="memory-item"]', has_text="44")
+    await expect(old.locator('[data-testid="memory-replaced"]')).to_contain_text("Replaced")
+    await expect(new.locator('[data-testid="memory-replaced"]')).to_have_count(0)
+    await screenshot(page, "memory-replaced")
+    token = app.session_token("alice")
+    found = await _api(app, token, "/v1/memories?q=shoe%20size")
+    assert [m["text"] for m in found["memories"]] == ["My shoe size is 44."]  # type: ignore[index]
+
+
 async def test_hostile_text_in_a_memory_is_shown_as_text_never_run(
     app: AppStack, browser: Browser
 ) -> None:

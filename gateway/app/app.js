@@ -510,7 +510,16 @@ function memoryItem(memory) {
   const text = el("div", "memory-text", memory.text);
   text.dataset.testid = "memory-text";
   item.append(text);
-  item.append(el("div", "meta", `${memory.kind} · from ${memory.source} · ${new Date(memory.time).toLocaleString()}`));
+  const heard = memory.kind === "observation" ? "seen" : memory.source === "app" ? "typed" : "said";
+  item.append(el("div", "meta", `${memory.kind} · ${heard} · from ${memory.source} · ${new Date(memory.time).toLocaleString()}`));
+  if (memory.replaced_by) {
+    // Kept as history: what the assistant used to believe, and when it learnt otherwise.
+    item.classList.add("replaced");
+    const when = memory.superseded_at ? ` on ${new Date(memory.superseded_at).toLocaleString()}` : "";
+    const note = el("div", "replaced-note", `Replaced${when} by a newer fact`);
+    note.dataset.testid = "memory-replaced";
+    item.append(note);
+  }
   const actions = el("div", "actions");
   const edit = el("button", "", "Edit");
   edit.dataset.testid = "memory-edit";
