@@ -75,7 +75,7 @@ class Gateway:
     async def create_session(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             return _problem(400, 'body must be JSON: {"sdp": ..., "type": "offer"}')
         except web.HTTPRequestEntityTooLarge:
             return _problem(413, "offer too large")

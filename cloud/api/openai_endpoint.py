@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "companion-qwen2.5-coder-0.5b-instruct"
 # A request body larger than this is refused (413): a chat prompt for a 0.5B model fits many times over.
 MAX_BODY_BYTES = 256 * 1024
+# A prompt past these is refused (400) before any model sees it: the bundled model's
+# context holds about this much, and a larger one would only tie the model up for minutes.
+MAX_PROMPT_MESSAGES = 64
+MAX_PROMPT_CHARS = 32_000
 # Tokens written when the request names no limit, and the most it may ask for.
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_CAP = 512
@@ -195,6 +199,8 @@ class OpenAiEndpoint:
             body = json.loads(await request.read())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RequestError(f"the body is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise RequestError("the body's JSON is nested too deeply") from None
         if not isinstance(body, dict):
             raise RequestError("the body must be a JSON object")
         messages = parse_messages(body.get("messages"))
@@ -309,6 +315,13 @@ def parse_messages(raw: object) -> list[ChatMessage]:
     """OpenAI chat messages as the Reasoner's, or a RequestError naming the bad field."""
     if not isinstance(raw, list) or not raw:
         raise RequestError("messages must be a non-empty array", param="messages")
+    if len(raw) > MAX_PROMPT_MESSAGES:
+        raise RequestError(
+            f"{len(raw)} messages, over the {MAX_PROMPT_MESSAGES}-message ceiling; "
+            "drop older turns",
+            param="messages",
+            code="prompt_too_large",
+        )
     messages: list[ChatMessage] = []
     for i, item in enumerate(raw):
         where = f"messages[{i}]"
@@ -322,6 +335,14 @@ def parse_messages(raw: object) -> list[ChatMessage]:
                 param=f"{where}.role",
             )
         messages.append(ChatMessage(role=role, content=_content(item.get("content"), where)))
+    chars = sum(len(message.content) for message in messages)
+    if chars > MAX_PROMPT_CHARS:
+        raise RequestError(
+            f"the prompt is {chars} characters, over the {MAX_PROMPT_CHARS}-character ceiling; "
+            "shorten it",
+            param="messages",
+            code="prompt_too_large",
+        )
     return messages
 
 

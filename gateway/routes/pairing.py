@@ -2,26 +2,41 @@
 
 A pairing code (shown by `companion`) buys a long-lived device token; a device
 token buys short-lived session tokens, which every other request carries.
+Pairing is the one route anyone may call, so its attempts are rate-limited per
+client address (PAIRING_LIMIT): guessing codes costs minutes per handful.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Callable
 
 from aiohttp import web
 
 from gateway.accounts import Accounts, AuthError, Principal
 from gateway.request_keys import PRINCIPAL, USER
 from gateway.routes.auth import LOCAL_USER, bearer_token
+from gateway.routes.rate_limits import PAIRING_LIMIT, RateLimiter
 from gateway.routes.responses import json_body, problem
 
 log = logging.getLogger(__name__)
 
 
 class PairingRoutes:
-    def __init__(self, accounts: Accounts | None) -> None:
+    def __init__(
+        self,
+        accounts: Accounts | None,
+        *,
+        limiter: RateLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.accounts = accounts
+        # Keyed by client address, not user: nobody is signed in when pairing.
+        self.limiter = limiter or RateLimiter({"pair": PAIRING_LIMIT})
+        self._clock = clock
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -33,6 +48,17 @@ class PairingRoutes:
     async def pair(self, request: web.Request) -> web.Response:
         if self.accounts is None:
             return problem(404, "this gateway has no accounts; no pairing needed")
+        verdict = self.limiter.check(request.remote or "?", "pair", self._clock())
+        if not verdict.allowed:
+            retry = max(1, math.ceil(verdict.retry_after_s))
+            return web.json_response(
+                {
+                    "error": f"too many pairing attempts from here; try again in {retry} s",
+                    "retry_after_s": verdict.retry_after_s,
+                },
+                status=429,
+                headers={"Retry-After": str(retry)},
+            )
         body = await json_body(request)
         code, name = body.get("code"), body.get("device", "phone")
         if not isinstance(code, str) or not isinstance(name, str):

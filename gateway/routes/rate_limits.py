@@ -63,3 +63,6 @@ DEFAULT_LIMITS = {
     # Questions (typed or spoken) reaching the cloud.
     "question": Limit(per_minute=60, burst=20),
 }
+# Pairing attempts per client address (nobody is signed in yet): a person types a code a
+# few times at most, while guessing codes needs thousands of tries.
+PAIRING_LIMIT = Limit(per_minute=6, burst=5)

@@ -19,7 +19,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
             text=json.dumps({"error": "request too large"}),
             content_type="application/json",
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
         ) from None
