@@ -98,7 +98,9 @@ def bench_faces(detector: FaceDetector, *, folder: Path = FACE_SET) -> FaceRepor
         image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
         if image is None:
             raise SimulatorError(f"cannot read {folder / name}: run scripts/make_face_set.py")
-        truth = [Box(*map(float, box)) for box in entry["faces"]]
+        truth = [
+            Box(float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1 in entry["faces"]
+        ]
         started = time.perf_counter()
         found = detector.detect(image.astype(np.uint8, copy=False))
         seconds += time.perf_counter() - started

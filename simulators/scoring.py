@@ -26,7 +26,8 @@ class Check:
 @dataclass(frozen=True, kw_only=True)
 class StepOutcome:
     summary: SessionSummary
-    # Faces the harness's own detector still finds in the keyframes that left the device.
+    # Faces an independent detector (OpenCV's Haar cascade, not the edge's own model)
+    # still finds in the keyframes that left the device.
     uploaded_faces: int = 0
     memories: tuple[str, ...] = ()
     # Tool lists that grew during this step: "reminder", "shopping_list", "note".
@@ -93,7 +94,8 @@ def max_uploaded_faces(exp: Expectation, out: StepOutcome) -> Check:
     return Check(
         "max_uploaded_faces",
         out.uploaded_faces <= limit,
-        f"{out.uploaded_faces} face(s) visible in uploaded frames (at most {limit}); "
+        f"{out.uploaded_faces} face(s) an independent detector finds in uploaded frames "
+        f"(at most {limit}); "
         f"{out.summary.stats.faces_hidden} hidden on the device",
     )
 

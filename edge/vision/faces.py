@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import cv2
@@ -262,3 +263,37 @@ def load_face_detector() -> FaceDetector:
     except Exception as exc:
         log.error("face detection unavailable; no frame will leave the device: %s", exc)
         return UnavailableFaceDetector(f"{type(exc).__name__}: {exc}")
+
+
+# Debian's opencv-data (scripts/install.sh --test installs it): a detector trained
+# apart from BlazeFace, so it can grade the face stage without sharing its blind spots.
+HAAR_CASCADE = Path("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+
+
+class HaarFaceDetector:
+    """OpenCV's Viola-Jones frontal-face cascade: an independent check on what left a device.
+
+    It is cheap (a few milliseconds on a keyframe) and shares nothing with the
+    edge's MediaPipe model, so a face the edge stage missed is not missed again
+    for the same reason.
+    """
+
+    def __init__(self, cascade: Path = HAAR_CASCADE) -> None:
+        if not cascade.is_file():
+            raise ModelError(
+                f"the Haar face cascade {cascade} is missing: "
+                "run `apt-get install opencv-data` (scripts/install.sh --test installs it)"
+            )
+        self._cascade = cv2.CascadeClassifier(str(cascade))
+        if self._cascade.empty():
+            raise ModelError(f"OpenCV could not load the Haar face cascade {cascade}")
+        self._lock = threading.Lock()
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        _check_image(image)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        with self._lock:
+            found = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5)
+        return [
+            Box(float(x), float(y), float(x + w), float(y + h), 1.0, "face") for x, y, w, h in found
+        ]
