@@ -22,6 +22,7 @@ import numpy as np
 from cloud.config import CloudConfig
 from cloud.memory.records import Memory
 from cloud.memory.user_data import UserData, UserDirectory
+from cloud.model_work import ModelWorkers
 from cloud.prompting.memory_prompt import build_answer_messages
 from cloud.prompting.recall import acknowledge_facts, direct_answer, recall, turn_memories
 from cloud.reasoning.interruption import unless_interrupted
@@ -72,6 +73,9 @@ class Models:
     reasoning_reasoner: Reasoner | None = None
     # Speaks answers as they are written (AnswerAudio); None: text only.
     voice: Voice | None = None
+    # Blocking model calls (speech recognition) run here, on the cloud's own bounded pool;
+    # a timed-out call keeps the lock until its thread is done (cloud/model_work.py).
+    workers: ModelWorkers = field(default_factory=ModelWorkers)
 
     def reasoner_for(self, mode: str) -> Reasoner:
         if mode == "reasoning" and self.reasoning_reasoner is not None:
@@ -245,7 +249,7 @@ class Conversation:
             audio = turn.audio()
             try:
                 async with self._models.lock, asyncio.timeout(self._config.answer_timeout_s):
-                    question = await asyncio.to_thread(
+                    question = await self._models.workers.run(
                         self._models.transcriber.transcribe, audio, turn.segment.sample_rate
                     )
             except Exception as exc:  # a failed or slow ASR backend: apologise, keep the session

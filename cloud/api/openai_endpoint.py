@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from cloud.errors import CloudError
+from cloud.model_work import ModelWorkers
 from cloud.reasoning.reasoner import ChatMessage, Reasoner, Role
 from cloud.speech.asr import Transcriber
 
@@ -111,8 +112,10 @@ class OpenAiEndpoint:
         check_token: TokenCheck | None = None,
         personalise: Personaliser | None = None,
         transcriber: Transcriber | None = None,
+        workers: ModelWorkers | None = None,
     ) -> None:
         self._reasoner = reasoner
+        self._workers = workers
         self._check_token = check_token
         self._personalise = personalise
         self._transcriber = transcriber
@@ -133,7 +136,9 @@ class OpenAiEndpoint:
         if self._transcriber is not None:
             from cloud.api.transcription_route import TranscriptionRoute
 
-            route = TranscriptionRoute(self._transcriber, self._lock, timeout_s=self._timeout_s)
+            route = TranscriptionRoute(
+                self._transcriber, self._lock, timeout_s=self._timeout_s, workers=self._workers
+            )
             app.router.add_post("/v1/audio/transcriptions", route.handle)
         return app
 

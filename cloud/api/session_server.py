@@ -214,6 +214,7 @@ class CloudServer:
             check_token=self.check_token,
             personalise=MemoryPersonaliser(users, self.config) if users is not None else None,
             transcriber=self.models.transcriber,
+            workers=self.models.workers,
         )
         async with endpoint.running(self.config.host, self.config.openai_port) as port:
             self.openai_url = f"http://{self.config.host}:{port}/v1"

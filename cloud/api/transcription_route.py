@@ -24,6 +24,7 @@ import numpy.typing as npt
 from aiohttp import BodyPartReader, web
 
 from cloud.api.openai_endpoint import RequestError
+from cloud.model_work import ModelWorkers
 from cloud.speech.asr import WHISPER_RATE, Transcriber
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,11 @@ class TranscriptionRoute:
         timeout_s: float = 60.0,
         max_bytes: int = MAX_AUDIO_BYTES,
         max_seconds: float = MAX_AUDIO_SECONDS,
+        workers: ModelWorkers | None = None,
     ) -> None:
         self._transcriber = transcriber
+        # A timed-out recognition keeps the lock until its thread is done (model_work).
+        self._workers = workers or ModelWorkers(1)
         self._lock = lock
         self._timeout_s = timeout_s
         self._max_bytes = max_bytes
@@ -67,7 +71,7 @@ class TranscriptionRoute:
         samples = await asyncio.to_thread(decode_upload, audio, self._max_seconds)
         try:
             async with self._lock, asyncio.timeout(self._timeout_s):
-                text = await asyncio.to_thread(self._transcriber.transcribe, samples, WHISPER_RATE)
+                text = await self._workers.run(self._transcriber.transcribe, samples, WHISPER_RATE)
         except Exception as exc:
             log.warning("transcription failed: %s", exc)
             raise RequestError(
