@@ -7,24 +7,40 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
+from functools import cache
 
 from aiortc import RTCDataChannel, RTCPeerConnection
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
+from edge.vision.faces import HaarFaceDetector, faces_in_jpeg
 from gateway.cloud_link import connect_cloud
 from gateway.sessions.lifecycle import CloudBoundSession
 from protocol import (
     DeviceStatus,
     Error,
     Hello,
+    Keyframe,
     Message,
     Sequencer,
     encode,
 )
 
 log = logging.getLogger(__name__)
+
+FACE_LEFT = "a face was still visible in this keyframe, so it was not sent on; the question goes on"
+
+
+@cache
+def keyframe_face_check() -> HaarFaceDetector:
+    """One independent face detector for every edge session (OpenCV's Haar cascade).
+
+    Not the edge's own MediaPipe model: a frame that model already passed is
+    best checked by one that fails differently; and the cascade costs a few
+    milliseconds per keyframe with no model graph or lock to share with edges.
+    """
+    return HaarFaceDetector()
 
 
 class GatewaySession(CloudBoundSession):
@@ -51,9 +67,12 @@ class GatewaySession(CloudBoundSession):
         self.pc = RTCPeerConnection(rtc_configuration())
         self._channel: RTCDataChannel | None = None
         self._out = Sequencer(session_id)
-        self._to_cloud: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
+        # Each message's bytes, with the keyframe decoded when it is one (re-checked for faces).
+        self._to_cloud: asyncio.Queue[tuple[bytes, Keyframe | None]] = asyncio.Queue(maxsize=256)
         self.messages_in = 0
         self.errors = 0
+        # Keyframes an edge client sent with a face still visible: dropped here, never relayed.
+        self.keyframes_dropped = 0
 
         @self.pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -101,7 +120,8 @@ class GatewaySession(CloudBoundSession):
         elif isinstance(message, DeviceStatus) and self.speaker:
             self.on_device_status(self.speaker, message)
         try:
-            self._to_cloud.put_nowait(data if isinstance(data, bytes) else data.encode())
+            raw = data if isinstance(data, bytes) else data.encode()
+            self._to_cloud.put_nowait((raw, message if isinstance(message, Keyframe) else None))
         except asyncio.QueueFull:
             self._send_error("overloaded", "too many messages in flight; slow down", message.seq)
 
@@ -117,9 +137,26 @@ class GatewaySession(CloudBoundSession):
     async def _relay_to_cloud(self) -> None:
         try:
             while True:
-                await self._cloud.send(await self._to_cloud.get())
+                data, keyframe = await self._to_cloud.get()
+                if keyframe is not None and await self._face_left_in(keyframe):
+                    continue
+                await self._cloud.send(data)
         except ConnectionClosed:
             await self._cloud_lost()
+
+    async def _face_left_in(self, keyframe: Keyframe) -> bool:
+        """Whether an independent detector still finds a face in `keyframe` (then it is
+        dropped and counted). Fails closed: a frame that cannot be checked is dropped too."""
+        try:
+            faces = await asyncio.to_thread(faces_in_jpeg, keyframe.jpeg, keyframe_face_check())
+        except Exception as exc:
+            log.error("session %s: keyframe not checked for faces: %s", self.session_id, exc)
+            faces = -1
+        if faces == 0:
+            return False
+        self.keyframes_dropped += 1
+        self._send_error("face_in_keyframe", FACE_LEFT, keyframe.seq)
+        return True
 
     async def _relay_from_cloud(self) -> None:
         try:

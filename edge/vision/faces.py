@@ -297,3 +297,11 @@ class HaarFaceDetector:
         return [
             Box(float(x), float(y), float(x + w), float(y + h), 1.0, "face") for x, y, w, h in found
         ]
+
+
+def faces_in_jpeg(jpeg: bytes, detector: FaceDetector) -> int:
+    """How many faces `detector` finds in an encoded frame; ValueError if it does not decode."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"a {len(jpeg)}-byte keyframe is not a decodable image")
+    return len(detector.detect(image.astype(np.uint8, copy=False)))
