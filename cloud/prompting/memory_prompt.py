@@ -14,8 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cloud.memory.records import Memory
-from cloud.prompting.prompt import NOTHING_SEEN, _defuse, build_messages, describe_camera
+from cloud.memory.records import Memory, MemoryKind
+from cloud.prompting.prompt import (
+    NOTHING_SEEN,
+    SCENE_MEMORY_NOTE,
+    _defuse,
+    build_messages,
+    describe_camera,
+    remembered_scene,
+)
 from cloud.prompting.second_person import to_second_person
 from cloud.prompting.spoken_time import spoken_moment
 from cloud.reasoning.reasoner import ChatMessage
@@ -66,11 +73,10 @@ def build_answer_messages(
         return build_messages(question, ocr_lines=ocr_lines, labels=labels, mode=mode)
     lines = [memory_sentence(memory, now) for memory in memories]
     camera = describe_camera(ocr_lines, labels)
-    messages = [
-        ChatMessage(
-            role="system", content=_SYSTEM.format(length=_LENGTH.get(mode, _LENGTH["fast"]))
-        )
-    ]
+    system = _SYSTEM.format(length=_LENGTH.get(mode, _LENGTH["fast"]))
+    if any(memory.kind is MemoryKind.OBSERVATION for memory in memories):
+        system += SCENE_MEMORY_NOTE
+    messages = [ChatMessage(role="system", content=system)]
     for example_lines, example_question, answer in _EXAMPLES:
         messages.append(
             ChatMessage(role="user", content=_user(example_lines, "", example_question))
@@ -84,6 +90,8 @@ def build_answer_messages(
 
 def memory_sentence(memory: Memory, now: datetime) -> str:
     """ "(yesterday at 6 pm) Your car is on level 3." """
+    if memory.kind is MemoryKind.OBSERVATION:  # camera text: quoted, not the wearer's voice
+        return f"({spoken_moment(memory.time, now)}) {remembered_scene(memory.text)}"
     text = " ".join(_defuse(to_second_person(memory.text)).split())
     if len(text) > MAX_MEMORY_CHARS:
         text = text[:MAX_MEMORY_CHARS].rsplit(" ", 1)[0] + " …"
