@@ -30,6 +30,7 @@ from companion import (
     cli_edge_live,
     cli_eval,
     cli_faces,
+    cli_fuzz,
     cli_memory,
     cli_products,
 )
@@ -86,6 +87,7 @@ AREA_COMMANDS: tuple[Register, ...] = (
     cli_config.register,
     cli_products.register,
     cli_faces.register,
+    cli_fuzz.register,
 )
 
 

@@ -61,7 +61,10 @@ class TranscriptionRoute:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/"):
             raise RequestError("send the audio as multipart/form-data with a 'file' field")
-        audio, fields = await self._read_form(request)
+        try:
+            audio, fields = await self._read_form(request)
+        except (ValueError, AssertionError, LookupError) as exc:  # a malformed multipart body
+            raise RequestError(f"the multipart body is malformed: {exc}"[:200]) from None
         response_format = fields.get("response_format", "json")
         if response_format not in _FORMATS:
             raise RequestError(
