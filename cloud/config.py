@@ -36,6 +36,8 @@ class CloudConfig:
     answer_timeout_s: float = 60.0
     # Each user's memories, notes and reminders live in one SQLite file under here.
     data_dir: Path = field(default_factory=default_data_dir)
+    # Memories in PostgreSQL (a postgresql:// URL) instead of the SQLite files; empty: SQLite.
+    store: str = ""
     # Memories in the prompt per mode; fewer is better for the bundled 0.5B model.
     memory_k_fast: int = 3
     memory_k_reasoning: int = 8

@@ -1,8 +1,10 @@
 """`companion memory add|search|export|delete` and `companion bench reasoner|memory`.
 
 JSON lines in, JSON lines out. Each user's memories are the file the cloud
-itself uses (`--data-dir`: the data_dir setting, COMPANION_DATA),
-so what a command adds, the assistant remembers. A bad input line is a usage
+itself uses (`--data-dir`: the data_dir setting, COMPANION_DATA), or the
+PostgreSQL database it uses (`--store postgresql://…`: the store setting,
+COMPANION_STORE), so what a command adds, the assistant remembers.
+`memory migrate --to postgresql://…` copies a user's SQLite memories across. A bad input line is a usage
 error naming the line, and nothing from the file is written.
 """
 
@@ -28,6 +30,7 @@ from companion.cli_support import (
     progress_printer,
     settings_of,
 )
+from companion.settings import flag_parser
 
 
 def register(commands: Subcommands, benchmarks: Subcommands) -> None:
@@ -56,6 +59,17 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     delete.add_argument("--id", dest="memory_id", help="delete only this memory")
     delete.set_defaults(run=_delete)
 
+    migrate = actions.add_parser(
+        "migrate", help="copy the user's SQLite memories (history included) to PostgreSQL"
+    )
+    migrate.add_argument("--user", required=True, help="whose memories")
+    add_setting_flag(migrate, "--data-dir", "data_dir", metavar="DIR")
+    migrate.add_argument(
+        "--to", required=True, type=flag_parser("store"), metavar="URL", help="postgresql://…"
+    )
+    migrate.add_argument("--json", action="store_true")
+    migrate.set_defaults(run=_migrate)
+
     bench = benchmarks.add_parser(
         "reasoner", help="answer accuracy on the project's question sets, with the real models"
     )
@@ -67,6 +81,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
         "--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="store sizes"
     )
     bench_memory.add_argument("--json", action="store_true")
+    add_setting_flag(bench_memory, "--store", "store", metavar="URL")
     bench_memory.add_argument(
         "--facts",
         action="store_true",
@@ -78,6 +93,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="whose memories")
     add_setting_flag(parser, "--data-dir", "data_dir", metavar="DIR")
+    add_setting_flag(parser, "--store", "store", metavar="URL")
 
 
 class _LazyMiniLm:
@@ -115,6 +131,13 @@ def _path(args: argparse.Namespace) -> Path:
 def _store(args: argparse.Namespace, *, create: bool) -> Iterator[Any]:
     from cloud.memory.sqlite_store import SqliteMemoryStore
 
+    url = settings_of(args).store
+    if url:
+        from cloud.memory.postgres_store import PostgresMemoryStore
+
+        with PostgresMemoryStore(url, _LazyMiniLm()) as shared:
+            yield shared
+        return
     path = _path(args)
     if not path.exists() and not create:
         yield None
@@ -199,6 +222,40 @@ async def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate(args: argparse.Namespace) -> int:
+    from cloud.memory.postgres_store import PostgresMemoryStore
+    from cloud.memory.sqlite_store import SqliteMemoryStore
+
+    if not args.to:
+        raise UsageError("--to needs a postgresql:// URL")
+    path = _path(args)
+    if not path.exists():
+        raise UsageError(f"{args.user!r} has no memories in {path.parent} (--data-dir)")
+
+    def copy() -> dict[str, Any]:
+        embedder = _LazyMiniLm()
+        with SqliteMemoryStore(path, embedder) as source:
+            memories = source.export(args.user)
+        with PostgresMemoryStore(args.to, embedder) as target:
+            copied = target.import_memories(args.user, memories)
+            stored = target.count(args.user)
+        return {
+            "user": args.user,
+            "from": str(path),
+            "memories": len(memories),
+            "replaced_facts": sum(memory.replaced for memory in memories),
+            "copied": copied,
+            "already_there": len(memories) - copied,
+            "stored_at_target": stored,
+            # ToolStore has no PostgreSQL side yet: these stay in the user's SQLite file.
+            "left_in_sqlite": ["notes", "shopping", "reminders", "prices", "trips", "basket"],
+        }
+
+    result = await asyncio.to_thread(copy)
+    print_result(result, args.json)
+    return 0
+
+
 async def _bench_reasoner(args: argparse.Namespace) -> int:
     from simulators.bench_reasoner import bench_reasoner
 
@@ -218,6 +275,7 @@ async def _bench_memory(args: argparse.Namespace) -> int:
         return 0
     if any(size < 1 for size in args.sizes):
         raise UsageError("--sizes must be positive")
-    result = await asyncio.to_thread(bench_memory, tuple(args.sizes))
+    store = settings_of(args).store
+    result = await asyncio.to_thread(lambda: bench_memory(tuple(args.sizes), store=store))
     print_result(result, args.json)
     return 0

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from cloud.config import REASONER_DTYPES, REASONERS, CloudConfig
 from edge.audio.activation import ACTIVATION_MODES
@@ -146,6 +147,14 @@ def _folder(value: object) -> Path:
     return Path(_nonempty(value)).expanduser()
 
 
+def _store(value: object) -> str:
+    """A store URL is shown by `config show`, so it may not carry a password."""
+    text = _text(value).strip()
+    if text and (not text.startswith(("postgresql://", "postgres://")) or urlsplit(text).password):
+        raise ValueError(value)
+    return text
+
+
 def _optional_folder(value: object) -> Path | None:
     if isinstance(value, str) and not value.strip():
         return None
@@ -218,6 +227,15 @@ SETTINGS: tuple[Setting, ...] = (
         "COMPANION_DATA",
         "each user's memories, notes and reminders, and the gateway's accounts",
         default_env=("XDG_DATA_HOME", lambda base: Path(base) / "companion"),
+    ),
+    Setting(
+        "store",
+        Kind("empty (SQLite under data_dir) or a postgresql:// URL without a password", _store),
+        _part_default(CloudConfig, "store"),
+        "COMPANION_STORE",
+        "where memories live: empty for one SQLite file per user under data_dir, or a "
+        "postgresql://user@host/db URL shared by every cloud worker (its password in "
+        "PGPASSWORD or ~/.pgpass, never in the URL)",
     ),
     Setting(
         "cache_dir",
@@ -473,6 +491,7 @@ class Settings:
     """Every setting's effective value, typed, and where each came from."""
 
     data_dir: Path
+    store: str
     cache_dir: Path
     recordings: Path
     native_logs: bool
@@ -531,6 +550,7 @@ class Settings:
             language=self.cloud_language,
             answer_timeout_s=self.cloud_answer_timeout_s,
             data_dir=self.data_dir,
+            store=self.store,
             reasoner=self.cloud_reasoner,
             reasoner_dtype=self.cloud_reasoner_dtype,
             openai_base_url=self.cloud_openai_base_url,

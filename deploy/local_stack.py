@@ -59,7 +59,7 @@ def load_cloud_models(
     transcriber = make_transcriber(config, progress)
     reasoner = make_reasoner(config, progress)
     progress("loading the memory embedder (all-MiniLM-L6-v2)…")
-    users = UserDirectory(config.data_dir, MiniLmEmbedder())
+    users = UserDirectory(config.data_dir, MiniLmEmbedder(), store=config.store)
     return Models(
         transcriber=transcriber,
         reasoner=reasoner,

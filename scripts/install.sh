@@ -13,8 +13,9 @@ packages=(libgl1 libglib2.0-0 espeak-ng)
 extra=""
 if [ "${1:-}" = "--test" ]; then
   # OpenCV's Haar cascades (the independent face check), Chromium for the phone
-  # app's browser tests, espeak-ng and sox for spoken test media.
-  packages+=(opencv-data chromium espeak-ng sox)
+  # app's browser tests, espeak-ng and sox for spoken test media; PostgreSQL 15 (its
+  # initdb/pg_ctl) for the memory store tests, which start a throw-away cluster.
+  packages+=(opencv-data chromium espeak-ng sox postgresql)
   extra="[test]"
 fi
 

@@ -14,6 +14,11 @@ from eight sessions of a wearer's conversations and observations, and questions
 with the source_ids that answer them, several sharing no word with the answer;
 and on `simulators/data/memory_conversations.json`, turn by turn, with recall@k
 and MRR per question kind (see bench_memory_conversations.py).
+
+With `store` (a postgresql:// URL) the latency and the retrieval set run on
+that PostgreSQL database instead of SQLite files, as the bench's user, whose
+memories are deleted before and after each run; the conversation set stays on
+SQLite.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from cloud.memory.embedder import Embedder
 from cloud.memory.ranking import RankingWeights
 from cloud.memory.records import MemoryKind, NewMemory, parse_iso
 from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.store import MemoryStore
 from cloud.memory.words import content_words
 from simulators.bench_memory_conversations import conversation_quality
 
@@ -95,6 +101,7 @@ def retrieval_quality(
     *,
     k: int = 10,
     weights: RankingWeights | None = None,
+    store: str = "",
 ) -> dict[str, Any]:
     """Recall@k and MRR of the store's hybrid search on the retrieval set.
 
@@ -104,7 +111,7 @@ def retrieval_quality(
     their answers are also scored on their own: they measure the embeddings.
     """
     dataset = dataset or load_retrieval_set()
-    outcomes = evaluate_queries(embedder, dataset, k=k, weights=weights)
+    outcomes = evaluate_queries(embedder, dataset, k=k, weights=weights, store=store)
 
     def summary(rows: list[QueryOutcome]) -> dict[str, Any]:
         if not rows:
@@ -128,22 +135,43 @@ def retrieval_quality(
     }
 
 
+@contextmanager
+def open_store(
+    store: str, path: Path, embedder: Embedder, *, weights: RankingWeights | None = None
+) -> Iterator[MemoryStore]:
+    """The SQLite file at `path`, or the PostgreSQL database `store` names, with the bench
+    user's memories cleared before and after (so a run starts empty and leaves nothing)."""
+    if not store:
+        with SqliteMemoryStore(path, embedder, weights=weights) as sqlite:
+            yield sqlite
+        return
+    from cloud.memory.postgres_store import PostgresMemoryStore
+
+    with PostgresMemoryStore(store, embedder, weights=weights) as shared:
+        shared.delete_all(BENCH_USER)
+        try:
+            yield shared
+        finally:
+            shared.delete_all(BENCH_USER)
+
+
 def evaluate_queries(
     embedder: Embedder,
     dataset: RetrievalSet,
     *,
     k: int = 10,
     weights: RankingWeights | None = None,
+    store: str = "",
 ) -> list[QueryOutcome]:
-    """Load the set into a fresh store and run every query against it."""
+    """Load the set into a fresh store (SQLite, or the `store` URL) and run every query."""
     records = [json.loads(line) for line in dataset.memory_lines]
     texts = {record["source_id"]: record["text"] for record in records}
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="memory-eval-") as folder:
-        with SqliteMemoryStore(Path(folder) / "eval.db", embedder, weights=weights) as store:
-            add_jsonl(store, BENCH_USER, dataset.memory_lines, source="retrieval-set")
+        with open_store(store, Path(folder) / "eval.db", embedder, weights=weights) as store_:
+            add_jsonl(store_, BENCH_USER, dataset.memory_lines, source="retrieval-set")
             for query in dataset.queries:
-                hits = store.search(BENCH_USER, query.query, now=dataset.now, k=k)
+                hits = store_.search(BENCH_USER, query.query, now=dataset.now, k=k)
                 words = content_words(query.query)
                 outcomes.append(
                     QueryOutcome(
@@ -374,6 +402,7 @@ def bench_memory(
     seed: int = 0,
     workdir: Path | None = None,
     quality: bool = True,
+    store: str = "",
 ) -> dict[str, Any]:
     """Retrieval latency per store size (p50/p95, with and without query embedding) and quality.
 
@@ -409,44 +438,27 @@ def bench_memory(
     with tempfile.TemporaryDirectory(prefix="bench-memory-", dir=workdir) as folder:
         for size in sizes:
             path = Path(folder) / f"memories-{size}.db"
-            with SqliteMemoryStore(path, loader) as store:
+            with open_store(store, path, loader) as opened:
                 started = time.perf_counter()
-                store.add_many(BENCH_USER, memories[:size], deduplicate=False)
+                opened.add_many(BENCH_USER, memories[:size], deduplicate=False)
                 insert_seconds = time.perf_counter() - started
+                if store:  # measured before the bench user's memories are cleared
+                    latency = _search_latency(opened, path, loader, embedder, questions, k, now)
             file_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-            # Reopened, as after a restart: the first search loads the user's matrix.
-            with SqliteMemoryStore(path, loader) as store, one_core():
-                started = time.perf_counter()
-                store.search(BENCH_USER, "warm up", now=now, k=k)
-                first_search = time.perf_counter() - started
-                vectors = []
-                embed_times = []
-                for question in questions:
-                    started = time.perf_counter()
-                    vectors.append(embedder.embed([question])[0])
-                    embed_times.append(time.perf_counter() - started)
-                retrieval, end_to_end = [], []
-                for question, vector in zip(questions, vectors, strict=True):
-                    started = time.perf_counter()
-                    store.search(BENCH_USER, question, now=now, k=k, query_vector=vector)
-                    retrieval.append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    store.search(BENCH_USER, question, now=now, k=k)
-                    end_to_end.append(time.perf_counter() - started)
+            if not store:  # reopened, as after a restart: the first search loads the matrix
+                latency = _search_latency(None, path, loader, embedder, questions, k, now)
             model_rows = sum(rows[text] < real for text in texts[:size])
             results[str(size)] = {
                 "memories": size,
                 "minilm_embedded": model_rows,
                 "random_unit_vectors": size - model_rows,
                 "insert_seconds": round(insert_seconds, 2),
-                "file_mb": round(file_bytes / 1e6, 1),
-                "first_search_ms": round(first_search * 1000, 1),
-                "retrieval_ms": _percentiles(retrieval),
-                "with_query_embedding_ms": _percentiles(end_to_end),
-                "query_embedding_ms": _percentiles(embed_times),
+                **({} if store else {"file_mb": round(file_bytes / 1e6, 1)}),
+                **latency,
             }
 
     report: dict[str, Any] = {
+        "store": "postgresql" if store else "sqlite",
         "embedder": embedder.name,
         "threads": 1,
         "queries_per_size": queries,
@@ -454,16 +466,63 @@ def bench_memory(
         "note": (
             f"memories whose text is among the first {real} distinct texts are embedded with "
             f"{embedder.name} ({embed_seconds:.1f} s); the rest get random unit vectors (same "
-            "search cost) while their text is indexed by FTS5 as usual; first_search_ms is the "
-            "first search after reopening the store, including loading the user's embedding "
-            "matrix from disk"
+            "search cost) while their text is indexed for full text as usual; first_search_ms "
+            "is the first search after reopening the store, including loading the user's "
+            "embedding matrix"
         ),
         "latency": results,
     }
     if quality:
-        report["retrieval_set"] = retrieval_quality(embedder, dataset, k=k)
+        report["retrieval_set"] = retrieval_quality(embedder, dataset, k=k, store=store)
         report["conversation_set"] = conversation_quality(embedder, k=k)
     return report
+
+
+def _search_latency(
+    shared: MemoryStore | None,
+    path: Path,
+    embedder: Embedder,
+    query_embedder: Embedder,
+    questions: list[str],
+    k: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """First search after opening, then p50/p95 per query, on one core.
+
+    SQLite reopens its file; a PostgreSQL store (`shared`) is reopened on the same
+    database, so its first search fetches the user's vectors from the server.
+    """
+    if shared is not None:
+        from cloud.memory.postgres_store import PostgresMemoryStore
+
+        assert isinstance(shared, PostgresMemoryStore)
+        reopened: Any = PostgresMemoryStore(shared.dsn, embedder)
+    else:
+        reopened = SqliteMemoryStore(path, embedder)
+    with reopened as store, one_core():
+        started = time.perf_counter()
+        store.search(BENCH_USER, "warm up", now=now, k=k)
+        first_search = time.perf_counter() - started
+        vectors = []
+        embed_times = []
+        for question in questions:
+            started = time.perf_counter()
+            vectors.append(query_embedder.embed([question])[0])
+            embed_times.append(time.perf_counter() - started)
+        retrieval, end_to_end = [], []
+        for question, vector in zip(questions, vectors, strict=True):
+            started = time.perf_counter()
+            store.search(BENCH_USER, question, now=now, k=k, query_vector=vector)
+            retrieval.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            store.search(BENCH_USER, question, now=now, k=k)
+            end_to_end.append(time.perf_counter() - started)
+    return {
+        "first_search_ms": round(first_search * 1000, 1),
+        "retrieval_ms": _percentiles(retrieval),
+        "with_query_embedding_ms": _percentiles(end_to_end),
+        "query_embedding_ms": _percentiles(embed_times),
+    }
 
 
 def main() -> None:

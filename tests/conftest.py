@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,22 @@ def minilm():
     from cloud.memory.embedder import MiniLmEmbedder
 
     return MiniLmEmbedder()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 15 on loopback for the session (tests/postgres.py): the one that
+    COMPANION_TEST_POSTGRES names, else a throw-away cluster started here."""
+    from tests.postgres import postgres_server as server
+
+    with server() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: str) -> Iterator[str]:
+    """A DSN whose connections see a schema of their own, dropped after the test."""
+    from tests.postgres import fresh_schema
+
+    with fresh_schema(postgres_server) as dsn:
+        yield dsn

@@ -1,4 +1,9 @@
-"""SqliteMemoryStore with the deterministic hashing embedder: behaviour, isolation, deletion."""
+"""The memory stores with the deterministic hashing embedder: behaviour, isolation, deletion.
+
+Every test that takes `store` or `open_store` runs against SQLite and against a
+real PostgreSQL 15 (tests/postgres.py); the few about SQLite's own files take
+`sqlite_store`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cloud.memory import (
+    Embedder,
     HashingEmbedder,
     InvalidMemoryError,
     MemoryChanges,
@@ -17,6 +23,7 @@ from cloud.memory import (
     RetentionPolicy,
     SqliteMemoryStore,
 )
+from cloud.memory.postgres_store import PostgresMemoryStore
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 CLOCK_TIME = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -27,8 +34,36 @@ def embedder():
     return HashingEmbedder()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request, tmp_path):
+    """Opens a store of the test's backend; every store it opens in one test shares its data
+    (one file, or one PostgreSQL schema), as two processes on one store would."""
+    if request.param == "sqlite":
+        location = tmp_path / "memory.db"
+    else:
+        location = request.getfixturevalue("postgres_dsn")
+    opened = []
+
+    def open_one(embedder: Embedder, **options):
+        if request.param == "sqlite":
+            made = SqliteMemoryStore(location, embedder, **options)
+        else:
+            made = PostgresMemoryStore(location, embedder, **options)
+        opened.append(made)
+        return made
+
+    yield open_one
+    for made in opened:
+        made.close()
+
+
 @pytest.fixture
-def store(tmp_path, embedder):
+def store(open_store, embedder):
+    return open_store(embedder, clock=lambda: CLOCK_TIME)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path, embedder):
     with SqliteMemoryStore(tmp_path / "memory.db", embedder, clock=lambda: CLOCK_TIME) as opened:
         yield opened
 
@@ -226,7 +261,8 @@ def test_deleted_memory_is_gone_from_get_list_and_search(store):
     assert store.search("ann", "safe combination zanzibar", now=T0) == []
 
 
-def test_deleted_text_is_gone_from_the_fts_index(store):
+def test_deleted_text_is_gone_from_the_fts_index(sqlite_store):
+    store = sqlite_store
     gone = store.add("ann", memory("The safe combination is zanzibar."))
     store.delete("ann", gone.id)
     raw = sqlite3.connect(store.path)
@@ -239,7 +275,8 @@ def test_deleted_text_is_gone_from_the_fts_index(store):
     assert matches == []
 
 
-def test_deleted_text_is_not_in_the_files_after_compaction(store):
+def test_deleted_text_is_not_in_the_files_after_compaction(sqlite_store):
+    store = sqlite_store
     secret = "The safe combination is quixotic-zanzibar-7731."
     gone = store.add("ann", memory(secret))
     store.add("ann", memory("I'm allergic to peanuts."))
@@ -263,10 +300,8 @@ def test_delete_all_forgets_only_that_user(store):
     assert store.count("bob") == 1
 
 
-def test_retention_deletes_memories_older_than_max_age(tmp_path, embedder):
-    with SqliteMemoryStore(
-        tmp_path / "m.db", embedder, retention=RetentionPolicy(max_age=timedelta(days=30))
-    ) as store:
+def test_retention_deletes_memories_older_than_max_age(open_store, embedder):
+    with open_store(embedder, retention=RetentionPolicy(max_age=timedelta(days=30))) as store:
         old = store.add("ann", memory("Old thing.", hours=-24 * 40))
         new = store.add("ann", memory("New thing.", hours=-24 * 10))
         store.add("bob", memory("Bob's old thing.", hours=-24 * 40))
@@ -276,10 +311,8 @@ def test_retention_deletes_memories_older_than_max_age(tmp_path, embedder):
         assert all(hit.memory.id != old.id for hit in store.search("ann", "thing", now=T0))
 
 
-def test_retention_keeps_only_the_newest_per_user(tmp_path, embedder):
-    with SqliteMemoryStore(
-        tmp_path / "m.db", embedder, retention=RetentionPolicy(max_count=2)
-    ) as store:
+def test_retention_keeps_only_the_newest_per_user(open_store, embedder):
+    with open_store(embedder, retention=RetentionPolicy(max_count=2)) as store:
         for hour in range(4):
             store.add("ann", memory(f"Ann event {hour} passed.", hours=hour))
         store.add("bob", memory("Bob event."))
@@ -331,18 +364,18 @@ def test_every_method_refuses_an_empty_user(store):
         store.search(" ", "x", now=T0)
 
 
-def test_a_store_reopened_from_disk_finds_what_was_written(tmp_path, embedder):
-    with SqliteMemoryStore(tmp_path / "m.db", embedder) as store:
+def test_a_store_reopened_from_disk_finds_what_was_written(open_store, embedder):
+    with open_store(embedder) as store:
         stored = store.add("ann", memory("I'm allergic to peanuts."))
-    with SqliteMemoryStore(tmp_path / "m.db", embedder) as reopened:
+    with open_store(embedder) as reopened:
         assert reopened.get("ann", stored.id) == stored
         assert top_texts(reopened, "ann", "peanuts") == ["I'm allergic to peanuts."]
 
 
-def test_writes_by_another_connection_are_seen_by_search(tmp_path, embedder):
+def test_writes_by_another_connection_are_seen_by_search(open_store, embedder):
     with (
-        SqliteMemoryStore(tmp_path / "m.db", embedder) as reader,
-        SqliteMemoryStore(tmp_path / "m.db", embedder) as writer,
+        open_store(embedder) as reader,
+        open_store(embedder) as writer,
     ):
         reader.add("ann", memory("First note about tea."))
         assert len(reader.search("ann", "tea", now=T0)) == 1  # the reader's matrix is loaded
@@ -351,10 +384,10 @@ def test_writes_by_another_connection_are_seen_by_search(tmp_path, embedder):
         assert [hit.memory.id for hit in reader.search("ann", "tea", now=T0)] == [extra.id]
 
 
-def test_opening_with_another_embedder_reembeds_the_store(tmp_path):
-    with SqliteMemoryStore(tmp_path / "m.db", HashingEmbedder(dimension=32)) as store:
+def test_opening_with_another_embedder_reembeds_the_store(open_store):
+    with open_store(HashingEmbedder(dimension=32)) as store:
         store.add("ann", memory("I'm allergic to peanuts."))
-    with SqliteMemoryStore(tmp_path / "m.db", HashingEmbedder(dimension=48)) as reopened:
+    with open_store(HashingEmbedder(dimension=48)) as reopened:
         hits = reopened.search("ann", "peanuts", now=T0)
         assert [hit.memory.text for hit in hits] == ["I'm allergic to peanuts."]
         assert hits[0].vector_rank == 1

@@ -1,5 +1,10 @@
 """Each user's memories, notes and reminders: one SQLite file per user, opened once per process.
 
+With a `store` URL (the `store` setting, postgresql://…) every user's memories
+are in that PostgreSQL database instead, through one store and its connection
+pool shared by the process; notes, lists, reminders and prices stay in the
+user's SQLite file for now.
+
 Every session of a user shares the same open stores, so what one session
 writes the next one reads at once, and the reminder scheduler sees what any
 session set. The file name is derived from the user name (readable part plus
@@ -18,6 +23,7 @@ from cloud.memory.embedder import Embedder
 from cloud.memory.errors import MemoryStoreError
 from cloud.memory.records import check_user
 from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.store import MemoryStore
 from cloud.tools.store import ToolStore
 from protocol.secret_file import private_dir, private_file
 
@@ -27,7 +33,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 @dataclass(frozen=True)
 class UserData:
     user: str
-    memory: SqliteMemoryStore
+    memory: MemoryStore
     tools: ToolStore
 
 
@@ -42,9 +48,11 @@ def user_file(data_dir: Path, user: str) -> Path:
 class UserDirectory:
     """Opens each user's stores on first use and keeps them open until `close`."""
 
-    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, data_dir: Path, embedder: Embedder, *, store: str = "") -> None:
         self.data_dir = data_dir
+        self.store = store
         self._embedder = embedder
+        self._shared: MemoryStore | None = None
         self._open: dict[str, UserData] = {}
         self._lock = threading.Lock()
 
@@ -64,15 +72,26 @@ class UserDirectory:
                     f"cannot create {path.parent} for personal memory: {exc}; "
                     "set COMPANION_DATA to a writable folder"
                 ) from exc
-            memory = SqliteMemoryStore(path, self._embedder)
+            memory = self._memory_store(path)
             try:
                 tools = ToolStore(path, user)
             except MemoryStoreError:
-                memory.close()
+                if memory is not self._shared:
+                    memory.close()
                 raise
             data = UserData(user=user, memory=memory, tools=tools)
             self._open[user] = data
             return data
+
+    def _memory_store(self, path: Path) -> MemoryStore:
+        """The user's own SQLite store, or the process's one PostgreSQL store."""
+        if not self.store:
+            return SqliteMemoryStore(path, self._embedder)
+        if self._shared is None:
+            from cloud.memory.postgres_store import PostgresMemoryStore
+
+            self._shared = PostgresMemoryStore(self.store, self._embedder)
+        return self._shared
 
     def users(self) -> list[str]:
         """The users whose stores are open (someone connected since the process started)."""
@@ -83,5 +102,9 @@ class UserDirectory:
         with self._lock:
             for data in self._open.values():
                 data.tools.close()
-                data.memory.close()
+                if data.memory is not self._shared:
+                    data.memory.close()
             self._open.clear()
+            if self._shared is not None:
+                self._shared.close()
+                self._shared = None

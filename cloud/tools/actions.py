@@ -11,7 +11,7 @@ from datetime import datetime
 
 from cloud.memory.facts import extract_facts
 from cloud.memory.records import MemoryKind, NewMemory, SearchHit
-from cloud.memory.sqlite_store import SqliteMemoryStore
+from cloud.memory.store import MemoryStore
 from cloud.memory.words import content_words
 from cloud.prompting.second_person import to_second_person
 from cloud.prompting.spoken_time import spoken_clock, spoken_duration, spoken_list, spoken_moment
@@ -43,7 +43,7 @@ def perform(
     intent: Intent,
     *,
     tools: ToolStore,
-    memory: SqliteMemoryStore,
+    memory: MemoryStore,
     user: str,
     now: datetime,
     source_id: str | None = None,
@@ -107,7 +107,7 @@ def perform(
     return remember(memory, user, intent.text, now, source_id=source_id)
 
 
-def find_thing(memory: SqliteMemoryStore, user: str, thing: str, now: datetime) -> str:
+def find_thing(memory: MemoryStore, user: str, thing: str, now: datetime) -> str:
     """The latest memory that places the thing, said back to the wearer with when it was."""
     wanted = content_words(thing)
     hits = memory.search(user, f"where is my {thing}", now=now, k=FIND_CANDIDATES)
@@ -123,7 +123,7 @@ def find_thing(memory: SqliteMemoryStore, user: str, thing: str, now: datetime) 
 
 
 def remember(
-    memory: SqliteMemoryStore, user: str, said: str, now: datetime, *, source_id: str | None
+    memory: MemoryStore, user: str, said: str, now: datetime, *, source_id: str | None
 ) -> str:
     """Store what the wearer asked to keep; the confirmation repeats it back to them."""
     facts = [fact for fact in extract_facts(said) if fact.kind == MemoryKind.EXPLICIT]

@@ -1,0 +1,888 @@
+"""Personal memory in PostgreSQL: the same `MemoryStore` as SQLite, for many workers and users.
+
+One table holds every user's memories, keyed by user. Full text is a generated
+`tsvector` column (the text weighted A, the place B, as FTS5's bm25 weighs them
+1 and 0.5) with a GIN index; embeddings are `float4[]`. Ranking uses the same
+fusion as SQLite (ranking.py) over the same two candidate lists, so both stores
+answer alike: the nearest embeddings by exact cosine over the user's vectors,
+and the best full-text matches.
+
+The exact cosine runs here, in numpy, over a per-user matrix (`VectorIndex`)
+fetched once in binary (`array_send`) and kept until the user's memories change.
+Workers share the database, so the cache is checked against a per-user version
+row (`memory_versions`) that every write bumps in its own transaction: a search
+costs one small query to learn that its matrix is still current. A write takes
+that row's lock first, so one user's writers are serialised across all workers,
+and the dedupe and slot checks see every committed memory.
+
+pgvector is not required: Debian 12 does not package it, and an exact scan of
+one user's vectors (10k × 384) takes under a millisecond here. `pgvector`
+tells whether the server offers the extension; the store does not use it.
+
+Durability is PostgreSQL's (each write one transaction). `compact()` runs
+VACUUM FULL on the table, which rewrites it without deleted rows; deleted text
+may still sit in WAL segments and backups until those are recycled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from cloud.memory.embedder import Embedder
+from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
+from cloud.memory.facts import fact_slot
+from cloud.memory.ranking import Candidate, RankingWeights, rank, text_ranks, vector_ranks
+from cloud.memory.records import (
+    Memory,
+    MemoryChanges,
+    MemoryKind,
+    NewMemory,
+    RetentionPolicy,
+    SearchHit,
+    check_user,
+    to_utc,
+)
+from cloud.memory.sqlite_store import (
+    CANDIDATES_PER_RETRIEVER,
+    CONTEXT_WEIGHT,
+    DEDUPE_COSINE,
+    utc_now,
+)
+from cloud.memory.vectors import FloatArray, VectorIndex, normalised
+from cloud.memory.words import STOPWORDS, content_words, words
+
+_EMBED_BATCH = 256
+_KIND_CODE = {kind: code for code, kind in enumerate(MemoryKind)}
+_SCHEMA_LOCK = 0x636F6D70  # pg_advisory_xact_lock key: one worker creates the schema at a time
+# ts_rank's weights for {D, C, B, A}: the text (A) counts 1, the place (B) 0.5, as bm25 in SQLite.
+_TEXT_WEIGHTS = "{0, 0, 0.5, 1}"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS memories (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('episodic', 'observation', 'fact', 'explicit')),
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_id TEXT,
+        time TIMESTAMPTZ NOT NULL,
+        place TEXT,
+        importance DOUBLE PRECISION NOT NULL CHECK (importance BETWEEN 0.0 AND 1.0),
+        created TIMESTAMPTZ NOT NULL,
+        updated TIMESTAMPTZ NOT NULL,
+        embedding FLOAT4[] NOT NULL,
+        slot TEXT,
+        replaced_by TEXT,
+        superseded_at TIMESTAMPTZ,
+        context TEXT,
+        tsv TSVECTOR GENERATED ALWAYS AS (
+            setweight(to_tsvector('english'::regconfig, text), 'A')
+            || setweight(to_tsvector('english'::regconfig, coalesce(place, '')), 'B')
+        ) STORED
+    )""",
+    "CREATE INDEX IF NOT EXISTS memories_by_user_time ON memories (user_id, time DESC, seq DESC)",
+    "CREATE INDEX IF NOT EXISTS memories_tsv ON memories USING GIN (tsv)",
+    "CREATE INDEX IF NOT EXISTS memories_by_slot ON memories (user_id, slot)"
+    " WHERE slot IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS memory_versions ("
+    " user_id TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+)
+_COLUMNS = (
+    "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
+    " slot, replaced_by, superseded_at, context"
+)
+
+
+def is_postgres_url(value: str) -> bool:
+    """Whether a `--store` value names a PostgreSQL server (else it is a SQLite folder)."""
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def tsquery_text(text: str, max_terms: int = 16) -> str | None:
+    """A `to_tsquery` expression matching any content word of `text`, or None.
+
+    The same terms as SQLite's FTS5 query (words.fts_match_query). Each term is
+    letters and digits only, so user text can never be read as tsquery syntax.
+    """
+    terms: list[str] = []
+    for word in words(text):
+        if word in STOPWORDS or word in terms:
+            continue
+        terms.append(word)
+        if len(terms) == max_terms:
+            break
+    return " | ".join(terms) if terms else None
+
+
+class PostgresMemoryStore:
+    """The shared `MemoryStore`: every user's memories in one PostgreSQL database."""
+
+    def __init__(
+        self,
+        dsn: str,
+        embedder: Embedder,
+        *,
+        retention: RetentionPolicy | None = None,
+        weights: RankingWeights | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        pool_size: int = 4,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        """Connect (a pool of up to `pool_size` connections) and create the tables if absent."""
+        self.dsn = dsn
+        self.retention = retention or RetentionPolicy()
+        self.weights = weights or RankingWeights()
+        self._embedder = embedder
+        self._embedder_id = f"{embedder.name}:{embedder.dimension}"
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._user_locks: dict[str, threading.RLock] = {}
+        self._indexes: dict[str, tuple[int, VectorIndex]] = {}
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},
+            configure=_configure,
+            open=False,
+            name="companion-memory",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout_s)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise MemoryStoreError(
+                f"cannot connect to the memory store at {_shown(dsn)}: {exc}; "
+                "check that PostgreSQL runs there and the user may log in"
+            ) from exc
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                row = conn.execute(
+                    "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+                ).fetchone()
+                self.pgvector = row is not None
+        except psycopg.Error as exc:
+            self._pool.close()
+            raise MemoryStoreError(
+                f"cannot create the memory tables at {_shown(dsn)}: {exc}; "
+                "the user needs CREATE on the database's schema"
+            ) from exc
+        self._adopt_embedder()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._indexes.clear()
+        self._pool.close()
+
+    def __enter__(self) -> PostgresMemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes ------------------------------------------------------------
+
+    def add(self, user: str, memory: NewMemory) -> Memory:
+        return self.add_many(user, [memory])[0]
+
+    def add_many(
+        self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
+    ) -> list[Memory]:
+        """As SqliteMemoryStore.add_many: one transaction, near-duplicates refresh, slots replace."""
+        check_user(user)
+        for memory in memories:
+            if not isinstance(memory, NewMemory):
+                raise InvalidMemoryError(f"expected NewMemory, got {type(memory).__name__}")
+        if not memories:
+            return []
+        vectors = self._embed_with_context([(memory.text, memory.context) for memory in memories])
+        stamp = self._stamp()
+        with self._writing(user) as (conn, index):
+            stored: list[Memory] = []
+            for memory, vector in zip(memories, vectors, strict=True):
+                existing = None
+                if deduplicate:
+                    existing = self._duplicate_of(
+                        conn, user, index, memory, vector
+                    ) or self._same_fact(conn, user, memory)
+                if existing is None:
+                    added = self._insert(conn, user, memory, vector, stamp, index)
+                    if deduplicate and memory.slot is not None:
+                        added = self._supersede(conn, user, added, index)
+                    stored.append(added)
+                else:
+                    stored.append(self._refresh(conn, existing, memory, stamp, index))
+            return stored
+
+    def import_memories(self, user: str, memories: Sequence[Memory]) -> int:
+        """Copy memories as they are (ids, times, history) from another store; returns how many
+        were new. Memories whose id is already here are left alone, so a copy can be rerun."""
+        check_user(user)
+        if any(memory.user != user for memory in memories):
+            raise InvalidMemoryError(f"every imported memory must belong to {user!r}")
+        added = 0
+        for start in range(0, len(memories), _EMBED_BATCH):
+            chunk = memories[start : start + _EMBED_BATCH]
+            vectors = self._embed_with_context([(m.text, m.context) for m in chunk])
+            with self._writing(user) as (conn, _):
+                for memory, vector in zip(chunk, vectors, strict=True):
+                    row = conn.execute(
+                        f"INSERT INTO memories ({_COLUMNS}, embedding) VALUES"
+                        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                        " ON CONFLICT (id) DO NOTHING RETURNING seq",
+                        (*_values(memory), vector.tolist()),
+                    ).fetchone()
+                    added += row is not None
+            self._drop(user)  # imported rows go straight to the table: reload on next search
+        return added
+
+    def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:
+        check_user(user)
+        context = self.get(user, memory_id).context
+        vector = None
+        if changes.text is not None:
+            vector = self._embed_with_context([(changes.text, context)])[0]
+        with self._writing(user) as (conn, index):
+            seq, current = self._row(conn, user, memory_id)
+            place = None if changes.clear_place else (changes.place or current.place)
+            kind = changes.kind or current.kind
+            time = changes.time or current.time
+            importance = current.importance if changes.importance is None else changes.importance
+            text = changes.text or current.text
+            slot = current.slot
+            if changes.text is not None and current.slot is not None:
+                slot = fact_slot(text) or current.slot  # a corrected fact keeps what it is about
+            stamp = self._stamp()
+            conn.execute(
+                "UPDATE memories SET text = %s, kind = %s, time = %s, place = %s, importance = %s,"
+                " updated = %s, embedding = COALESCE(%s::float4[], embedding), slot = %s"
+                " WHERE seq = %s",
+                (
+                    text,
+                    kind.value,
+                    time,
+                    place,
+                    importance,
+                    stamp,
+                    None if vector is None else vector.tolist(),
+                    slot,
+                    seq,
+                ),
+            )
+            if seq in index:
+                index.update(
+                    seq,
+                    vector=vector,
+                    kind=_KIND_CODE[kind],
+                    time_s=time.timestamp(),
+                    importance=importance,
+                )
+            return dataclasses.replace(
+                current,
+                kind=kind,
+                text=text,
+                time=time,
+                place=place,
+                importance=importance,
+                updated=stamp,
+                slot=slot,
+            )
+
+    def delete(self, user: str, memory_id: str) -> None:
+        check_user(user)
+        with self._writing(user) as (conn, index):
+            seq, _ = self._row(conn, user, memory_id)
+            conn.execute("DELETE FROM memories WHERE seq = %s", (seq,))
+            if seq in index:
+                index.remove(seq)
+
+    def delete_all(self, user: str) -> int:
+        check_user(user)
+        with self._writing(user) as (conn, _):
+            deleted = conn.execute("DELETE FROM memories WHERE user_id = %s", (user,)).rowcount
+        self._drop(user)
+        return deleted
+
+    def enforce_retention(self, now: datetime) -> int:
+        """Apply the retention policy to every user: too old by event time, or beyond the newest N."""
+        now = to_utc(now, "now")
+        policy = self.retention
+        deleted = 0
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                if policy.max_age is not None:
+                    deleted += conn.execute(
+                        "DELETE FROM memories WHERE time < %s", (now - policy.max_age,)
+                    ).rowcount
+                if policy.max_count is not None:
+                    deleted += conn.execute(
+                        "DELETE FROM memories WHERE seq IN (SELECT seq FROM (SELECT seq,"
+                        " row_number() OVER (PARTITION BY user_id ORDER BY time DESC, seq DESC)"
+                        " AS n FROM memories) AS ranked WHERE n > %s)",
+                        (policy.max_count,),
+                    ).rowcount
+                if deleted:
+                    conn.execute("UPDATE memory_versions SET version = version + 1")
+        except psycopg.Error as exc:
+            raise self._write_error(exc) from exc
+        finally:
+            with self._lock:
+                self._indexes.clear()
+        return deleted
+
+    def compact(self) -> None:
+        """VACUUM FULL: the table and its indexes are rewritten without deleted rows.
+
+        It locks the table for its duration (every user), so run it when quiet.
+        """
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("VACUUM (FULL, ANALYZE) memories")
+        except psycopg.Error as exc:
+            raise MemoryStoreError(
+                f"could not compact the memory store at {_shown(self.dsn)}: {exc}"
+            ) from exc
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, user: str, memory_id: str) -> Memory:
+        check_user(user)
+        with self._reading() as conn:
+            return self._row(conn, user, memory_id)[1]
+
+    def count(self, user: str) -> int:
+        check_user(user)
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM memories WHERE user_id = %s", (user,)
+            ).fetchone()
+            return 0 if row is None else int(row[0])
+
+    def list_memories(self, user: str, *, offset: int = 0, limit: int = 50) -> list[Memory]:
+        check_user(user)
+        if offset < 0 or not 0 < limit <= 1000:
+            raise InvalidMemoryError(
+                f"page with offset ≥ 0 and 1 ≤ limit ≤ 1000, got offset={offset} limit={limit}"
+            )
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = %s"
+                " ORDER BY time DESC, seq DESC LIMIT %s OFFSET %s",
+                (user, limit, offset),
+            ).fetchall()
+        return [_memory(row) for row in rows]
+
+    def export(self, user: str) -> list[Memory]:
+        check_user(user)
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = %s ORDER BY time, seq", (user,)
+            ).fetchall()
+        return [_memory(row) for row in rows]
+
+    def search(
+        self,
+        user: str,
+        query: str,
+        *,
+        now: datetime,
+        k: int = 10,
+        query_vector: FloatArray | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid retrieval as SqliteMemoryStore.search: nearest embeddings and full-text
+        matches, fused (ranking.py); `since`/`until` keep it to event times in [since, until)."""
+        check_user(user)
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidMemoryError("a search needs a non-empty query")
+        now_s = to_utc(now, "now").timestamp()
+        if k <= 0:
+            return []
+        if query_vector is None:
+            vector = self._embed([query])[0]
+        elif query_vector.shape != (self._embedder.dimension,):
+            raise InvalidMemoryError(
+                f"query_vector has shape {query_vector.shape}; "
+                f"expected ({self._embedder.dimension},) from {self._embedder.name}"
+            )
+        else:
+            vector = normalised(query_vector)
+        pool = max(CANDIDATES_PER_RETRIEVER, k)
+        window = None
+        if since is not None or until is not None:
+            window = (
+                -np.inf if since is None else to_utc(since, "since").timestamp(),
+                np.inf if until is None else to_utc(until, "until").timestamp(),
+            )
+        with self._user_lock(user), self._reading() as conn:
+            index = self._current_index(conn, user)
+            keys, cosines = index.nearest(vector, pool, window)
+            by_vector = vector_ranks(keys.tolist(), cosines.tolist(), self.weights.min_cosine)
+            matched = [
+                key
+                for key in self._text_matches(conn, user, query, pool, since, until)
+                if key in index
+            ]
+            by_text = text_ranks(matched)
+            candidates = []
+            for key in by_vector.keys() | by_text.keys():
+                time_s, importance = index.meta(key)
+                vector_rank, cosine = by_vector.get(key, (None, index.cosine(key, vector)))
+                candidates.append(
+                    Candidate(key, cosine, vector_rank, by_text.get(key), time_s, importance)
+                )
+            ranked = rank(candidates, now_s=now_s, k=k, weights=self.weights)
+            memories = self._memories_by_seq(conn, user, [item.candidate.key for item in ranked])
+        return [
+            SearchHit(
+                memory=memories[item.candidate.key],
+                score=item.score,
+                cosine=item.candidate.cosine,
+                vector_rank=item.candidate.vector_rank,
+                text_rank=item.candidate.text_rank,
+            )
+            for item in ranked
+            if item.candidate.key in memories
+        ]
+
+    # -- internals: connections, versions and the per-user cache -------------
+
+    def _stamp(self) -> datetime:
+        """Now, at the microsecond precision both stores keep."""
+        return to_utc(self._clock(), "clock")
+
+    def _user_lock(self, user: str) -> threading.RLock:
+        with self._lock:
+            lock = self._user_locks.get(user)
+            if lock is None:
+                lock = self._user_locks[user] = threading.RLock()
+            return lock
+
+    def _drop(self, user: str) -> None:
+        with self._lock:
+            self._indexes.pop(user, None)
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise MemoryStoreError(
+                f"could not read the memory store at {_shown(self.dsn)}: {exc}"
+            ) from exc
+
+    @contextmanager
+    def _writing(self, user: str) -> Iterator[tuple[psycopg.Connection[Any], VectorIndex]]:
+        """One transaction holding the user's version row; yields the user's current matrix.
+
+        Bumping the version first locks the row, so another worker's write to
+        this user waits for our commit, and ours waits for theirs. The matrix
+        is kept in step by the caller; it becomes the cache (at the new
+        version) only once the transaction committed, and is dropped otherwise.
+        """
+        with self._user_lock(user):
+            committed = False
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction():
+                        row = conn.execute(
+                            "INSERT INTO memory_versions (user_id, version) VALUES (%s, 1)"
+                            " ON CONFLICT (user_id) DO UPDATE"
+                            " SET version = memory_versions.version + 1 RETURNING version",
+                            (user,),
+                        ).fetchone()
+                        assert row is not None
+                        version = int(row[0])
+                        with self._lock:
+                            cached = self._indexes.pop(user, None)
+                        if cached is not None and cached[0] == version - 1:
+                            index = cached[1]
+                        else:
+                            index = self._load_index(conn, user)
+                        yield conn, index
+                    committed = True
+            except psycopg.Error as exc:
+                raise self._write_error(exc) from exc
+            finally:
+                if committed:
+                    with self._lock:
+                        self._indexes[user] = (version, index)
+
+    def _write_error(self, exc: psycopg.Error) -> MemoryStoreError:
+        return MemoryStoreError(
+            f"could not write to the memory store at {_shown(self.dsn)}: {exc}; nothing was changed"
+        )
+
+    def _current_index(self, conn: psycopg.Connection[Any], user: str) -> VectorIndex:
+        """The user's matrix, reloaded if any worker wrote to the user since it was cached."""
+        row = conn.execute(
+            "SELECT version FROM memory_versions WHERE user_id = %s", (user,)
+        ).fetchone()
+        version = 0 if row is None else int(row[0])
+        with self._lock:
+            cached = self._indexes.get(user)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        index = self._load_index(conn, user)
+        with self._lock:
+            self._indexes[user] = (version, index)
+        return index
+
+    def _load_index(self, conn: psycopg.Connection[Any], user: str) -> VectorIndex:
+        """The user's current memories' vectors, fetched in binary in one query.
+
+        `array_send` gives each float4[] in PostgreSQL's binary array format: a
+        20-byte header (dimensions, flags, element type, length, lower bound),
+        then a 4-byte length and a big-endian float4 per element; the floats
+        are every other 32-bit word after the header.
+        """
+        with conn.cursor(binary=True) as cursor:
+            rows = cursor.execute(
+                "SELECT seq, kind, extract(epoch FROM time)::float8, importance,"
+                " array_send(embedding) FROM memories"
+                " WHERE user_id = %s AND replaced_by IS NULL",
+                (user,),
+            ).fetchall()
+        dimension = self._embedder.dimension
+        words_per_row = 5 + 2 * dimension
+        blob = b"".join(bytes(row[4]) for row in rows)
+        if len(blob) != len(rows) * words_per_row * 4:
+            raise MemoryStoreError(
+                f"the embeddings of {user!r} at {_shown(self.dsn)} are not all {dimension}-d; "
+                "the store was written by another embedder: reopen it to re-embed"
+            )
+        vectors = (
+            np.frombuffer(blob, dtype=">f4").reshape(len(rows), words_per_row)[:, 6::2]
+            if rows
+            else np.zeros((0, dimension), dtype=np.float32)
+        )
+        return VectorIndex.from_arrays(
+            keys=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+            vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+            kinds=np.fromiter(
+                (_KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
+            ),
+            times_s=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
+            importance=np.fromiter((row[3] for row in rows), dtype=np.float32, count=len(rows)),
+        )
+
+    # -- internals: queries --------------------------------------------------
+
+    def _embed(self, texts: list[str]) -> FloatArray:
+        vectors = np.asarray(self._embedder.embed(texts), dtype=np.float32)
+        if vectors.shape != (len(texts), self._embedder.dimension):
+            raise MemoryStoreError(
+                f"embedder {self._embedder.name} returned shape {vectors.shape} for "
+                f"{len(texts)} texts; expected ({len(texts)}, {self._embedder.dimension})"
+            )
+        return normalised(vectors)
+
+    def _embed_with_context(self, items: Sequence[tuple[str, str | None]]) -> FloatArray:
+        """As SqliteMemoryStore: the text's vector nudged towards its context's."""
+        vectors = self._embed([text for text, _ in items])
+        with_context = [row for row, (_, context) in enumerate(items) if context]
+        if with_context:
+            contexts = self._embed([items[row][1] or "" for row in with_context])
+            vectors[with_context] += np.float32(CONTEXT_WEIGHT) * contexts
+            vectors = normalised(vectors)
+        return vectors
+
+    def _text_matches(
+        self,
+        conn: psycopg.Connection[Any],
+        user: str,
+        query: str,
+        limit: int,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[int]:
+        """Row ids of the user's best current full-text matches in the window, best first."""
+        terms = tsquery_text(query)
+        if terms is None:
+            return []
+        window = ""
+        params: list[Any] = [terms, user]
+        if since is not None:
+            window += " AND time >= %s"
+            params.append(since)
+        if until is not None:
+            window += " AND time < %s"
+            params.append(until)
+        # Never prepared: a generic plan cannot see how common the words are, and scans
+        # and ranks every row where the index would find a handful (22 ms against 2 ms).
+        rows = conn.execute(
+            "SELECT seq FROM memories, to_tsquery('english', %s) AS q"
+            " WHERE user_id = %s AND replaced_by IS NULL AND tsv @@ q" + window + ""
+            f" ORDER BY ts_rank('{_TEXT_WEIGHTS}', tsv, q, 1) DESC, seq LIMIT %s",
+            (*params, limit),
+            prepare=False,
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def _memories_by_seq(
+        self, conn: psycopg.Connection[Any], user: str, seqs: list[int]
+    ) -> dict[int, Memory]:
+        if not seqs:
+            return {}
+        rows = conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE seq = ANY(%s) AND user_id = %s",
+            (seqs, user),
+        ).fetchall()
+        return {int(row[0]): _memory(row[1:]) for row in rows}
+
+    def _row(self, conn: psycopg.Connection[Any], user: str, memory_id: str) -> tuple[int, Memory]:
+        row = conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE id = %s AND user_id = %s",
+            (memory_id, user),
+        ).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(
+                f"no memory {memory_id!r} for user {user!r}; list the user's memories to find its id"
+            )
+        return int(row[0]), _memory(row[1:])
+
+    def _duplicate_of(
+        self,
+        conn: psycopg.Connection[Any],
+        user: str,
+        index: VectorIndex,
+        memory: NewMemory,
+        vector: FloatArray,
+    ) -> tuple[int, Memory] | None:
+        words_said = content_words(memory.text)
+        for seq, _ in index.similar(vector, _KIND_CODE[memory.kind], DEDUPE_COSINE)[:8]:
+            found = self._memories_by_seq(conn, user, [seq]).get(seq)
+            if found is not None and content_words(found.text) == words_said:
+                return seq, found
+        return None
+
+    def _same_fact(
+        self, conn: psycopg.Connection[Any], user: str, memory: NewMemory
+    ) -> tuple[int, Memory] | None:
+        """A current fact of the same slot saying the same thing, whatever its kind."""
+        if memory.slot is None:
+            return None
+        words_said = content_words(memory.text)
+        rows = conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
+            " AND replaced_by IS NULL ORDER BY seq",
+            (user, memory.slot),
+        ).fetchall()
+        for row in rows:
+            found = _memory(row[1:])
+            if content_words(found.text) == words_said:
+                return int(row[0]), found
+        return None
+
+    def _insert(
+        self,
+        conn: psycopg.Connection[Any],
+        user: str,
+        memory: NewMemory,
+        vector: FloatArray,
+        stamp: datetime,
+        index: VectorIndex,
+    ) -> Memory:
+        stored = Memory(
+            id=uuid.uuid4().hex,
+            user=user,
+            kind=memory.kind,
+            text=memory.text,
+            source=memory.source,
+            source_id=memory.source_id,
+            time=memory.time,
+            place=memory.place,
+            importance=memory.importance,
+            created=stamp,
+            updated=stamp,
+            slot=memory.slot,
+            context=memory.context,
+        )
+        row = conn.execute(
+            f"INSERT INTO memories ({_COLUMNS}, embedding) VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
+            (*_values(stored), vector.tolist()),
+        ).fetchone()
+        assert row is not None
+        seq = int(row[0])
+        index.add(seq, vector, _KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
+        return stored
+
+    def _supersede(
+        self, conn: psycopg.Connection[Any], user: str, added: Memory, index: VectorIndex
+    ) -> Memory:
+        """Mark the user's other current facts of `added`'s slot as replaced by the newest."""
+        rows = conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
+            " AND replaced_by IS NULL AND kind IN ('fact', 'explicit')",
+            (user, added.slot),
+        ).fetchall()
+        current = [(int(row[0]), _memory(row[1:])) for row in rows]
+        if len(current) < 2:
+            return added
+        current.sort(key=lambda item: (item[1].time, item[0]))
+        newest = current[-1][1]
+        result = added
+        for seq, memory in current[:-1]:
+            conn.execute(
+                "UPDATE memories SET replaced_by = %s, superseded_at = %s WHERE seq = %s",
+                (newest.id, newest.time, seq),
+            )
+            if seq in index:
+                index.remove(seq)
+            if memory.id == added.id:
+                result = dataclasses.replace(
+                    added, replaced_by=newest.id, superseded_at=newest.time
+                )
+        return result
+
+    def _refresh(
+        self,
+        conn: psycopg.Connection[Any],
+        existing: tuple[int, Memory],
+        memory: NewMemory,
+        stamp: datetime,
+        index: VectorIndex,
+    ) -> Memory:
+        seq, found = existing
+        time = max(found.time, memory.time)
+        importance = max(found.importance, memory.importance)
+        conn.execute(
+            "UPDATE memories SET time = %s, importance = %s, updated = %s WHERE seq = %s",
+            (time, importance, stamp, seq),
+        )
+        if seq in index:
+            index.update(seq, time_s=time.timestamp(), importance=importance)
+        return dataclasses.replace(found, time=time, importance=importance, updated=stamp)
+
+    def _adopt_embedder(self) -> None:
+        """Record which embedder built the vectors; re-embed everything if it changed."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("LOCK TABLE memory_meta IN EXCLUSIVE MODE")
+                row = conn.execute(
+                    "SELECT value FROM memory_meta WHERE key = 'embedder'"
+                ).fetchone()
+                if row is not None and row[0] == self._embedder_id:
+                    return
+                rows = conn.execute("SELECT seq, text, context FROM memories").fetchall()
+                for start in range(0, len(rows), _EMBED_BATCH):
+                    chunk = rows[start : start + _EMBED_BATCH]
+                    vectors = self._embed_with_context(
+                        [(str(text), context) for _, text, context in chunk]
+                    )
+                    with conn.cursor() as cursor:
+                        cursor.executemany(
+                            "UPDATE memories SET embedding = %s WHERE seq = %s",
+                            [
+                                (vector.tolist(), row[0])
+                                for row, vector in zip(chunk, vectors, strict=True)
+                            ],
+                        )
+                conn.execute(
+                    "INSERT INTO memory_meta (key, value) VALUES ('embedder', %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (self._embedder_id,),
+                )
+                conn.execute("UPDATE memory_versions SET version = version + 1")
+        except psycopg.Error as exc:
+            raise self._write_error(exc) from exc
+        with self._lock:
+            self._indexes.clear()
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Every pooled connection speaks UTC, so times come back as the instants written."""
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
+def _shown(dsn: str) -> str:
+    """The DSN for a message, without its password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "the configured server"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _values(memory: Memory) -> tuple[Any, ...]:
+    """A memory's columns in `_COLUMNS` order."""
+    return (
+        memory.id,
+        memory.user,
+        memory.kind.value,
+        memory.text,
+        memory.source,
+        memory.source_id,
+        memory.time,
+        memory.place,
+        memory.importance,
+        memory.created,
+        memory.updated,
+        memory.slot,
+        memory.replaced_by,
+        memory.superseded_at,
+        memory.context,
+    )
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    (
+        memory_id,
+        user,
+        kind,
+        text,
+        source,
+        source_id,
+        time,
+        place,
+        importance,
+        created,
+        updated,
+        slot,
+        replaced_by,
+        superseded_at,
+        context,
+    ) = row
+    return Memory(
+        id=str(memory_id),
+        user=str(user),
+        kind=MemoryKind(str(kind)),
+        text=str(text),
+        source=str(source),
+        source_id=source_id,
+        time=time.astimezone(UTC),
+        place=place,
+        importance=float(importance),
+        created=created.astimezone(UTC),
+        updated=updated.astimezone(UTC),
+        slot=slot,
+        replaced_by=replaced_by,
+        superseded_at=None if superseded_at is None else superseded_at.astimezone(UTC),
+        context=context,
+    )
