@@ -59,8 +59,25 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     bench.add_argument(
         "--no-conversations", action="store_true", help="only recordings/speech, not conversations/"
     )
+    bench.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time transcriptions by the wall clock, or by CPU seconds per core "
+        "(what they would take on an otherwise idle machine)",
+    )
+    bench.add_argument(
+        "--language", help="the language spoken (e.g. en): no detection; default: detect"
+    )
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=_bench_captions)
+
+    bench_notes = benchmarks.add_parser(
+        "notes", help="action items found and invented, summary mentions and speaker labels"
+    )
+    bench_notes.add_argument("--recordings", type=Path)
+    bench_notes.add_argument("--json", action="store_true")
+    bench_notes.set_defaults(run=_bench_notes)
 
     translation = benchmarks.add_parser(
         "translation", help="English key words and seconds per clip on German/Spanish/French clips"
@@ -202,6 +219,7 @@ async def _bench_captions(args: argparse.Namespace) -> int:
         bench_captions,
         caption_listener,
         conversation_files,
+        cpu_clock,
         speech_files,
     )
 
@@ -220,9 +238,12 @@ async def _bench_captions(args: argparse.Namespace) -> int:
         bench_captions,
         files,
         lambda: caption_listener(models.vad_session, edge_config),
-        Captioner(transcriber, session_id="bench"),
+        Captioner(transcriber, session_id="bench", language=args.language),
+        clock=cpu_clock if args.clock == "cpu" else time.perf_counter,
         progress=progress_printer(),
     )
+    result["clock"] = args.clock
+    result["language"] = args.language or "detected"
     result["load_seconds"] = round(load_s, 2)
     print_result(result, args.json)
     return 0
@@ -238,5 +259,29 @@ async def _bench_translation(args: argparse.Namespace) -> int:
         raise UsageError(f"{folder}: no clips.json (set --recordings)")
     transcriber = await asyncio.to_thread(WhisperTranscriber)
     result = await asyncio.to_thread(bench_translation, folder, transcriber)
+    print_result(result, args.json)
+    return 0
+
+
+async def _bench_notes(args: argparse.Namespace) -> int:
+    from cloud.captions import Captioner
+    from cloud.speech.asr import WhisperTranscriber
+    from edge.models import EdgeModels
+    from simulators.caption_replay import bench_notes, caption_listener
+
+    recordings = args.recordings or settings_of(args).recordings
+    folder = recordings / "conversations"
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder (set --recordings)")
+    transcriber = await asyncio.to_thread(WhisperTranscriber)
+    models = EdgeModels()
+    edge_config = settings_of(args).edge_config(device="replay")
+    result = await asyncio.to_thread(
+        bench_notes,
+        folder,
+        lambda: caption_listener(models.vad_session, edge_config),
+        Captioner(transcriber, session_id="bench", language="en"),
+        progress=progress_printer(),
+    )
     print_result(result, args.json)
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,17 @@ def notes_for_recording(
     return take_notes(lines, today=today)
 
 
+def cpu_clock() -> float:
+    """This process's CPU seconds divided by the cores it may use.
+
+    On a machine shared with other work, wall time measures the neighbours as
+    much as the transcriber; CPU time per core is what the same transcriptions
+    would take on these cores alone (an estimate: it assumes Whisper keeps
+    every core busy, so it errs on the fast side).
+    """
+    return time.process_time() / len(os.sched_getaffinity(0))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The `q`-th percentile (0–100), linearly interpolated; 0.0 for no values."""
     return float(np.percentile(np.asarray(values), q)) if values else 0.0
@@ -249,9 +261,13 @@ def bench_captions(
     make_listener: Callable[[], Listener],
     captioner: Captioner,
     *,
+    clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Caption lag p50/p95 over every final line, and word error rate per file and overall."""
+    """Caption lag p50/p95 over every final line, and word error rate per file and overall.
+
+    `clock` times each transcription (wall time, or `cpu_clock` on a shared machine).
+    """
     lags: list[float] = []
     partial_lags: list[float] = []
     compute: list[float] = []
@@ -261,7 +277,9 @@ def bench_captions(
     for file in files:
         if progress:
             progress(f"captioning {file.name}")
-        shown = caption_recording(file.samples, listener=make_listener(), captioner=captioner)
+        shown = caption_recording(
+            file.samples, listener=make_listener(), captioner=captioner, clock=clock
+        )
         finals = final_lines(shown)
         text = " ".join(c.caption.text for c in finals if c.caption.text)
         errors, words = word_error_rate(file.reference, text)
@@ -320,14 +338,16 @@ def bench_translation(
 
     clips: dict[str, dict[str, Any]] = {}
     seconds: list[float] = []
+    cpu_seconds: list[float] = []
     passed = 0
     for clip in json.loads((folder / "clips.json").read_text()):
         samples, rate = read_wav(folder / clip["file"])
         row: dict[str, Any] = {"language": clip["language"]}
         for label, allowed in (("any", None), ("among", list(languages))):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu_clock()
             heard = transcriber.transcribe_into_english(samples, rate, languages=allowed)
             spent = time.perf_counter() - started
+            cpu_spent = cpu_clock() - cpu_started
             ok = has_key_words(heard.text, clip["english_keys"])
             row[label] = {
                 "detected": heard.language,
@@ -335,9 +355,11 @@ def bench_translation(
                 "text": heard.text,
                 "key_words": ok,
                 "seconds": round(spent, 3),
+                "cpu_seconds_per_core": round(cpu_spent, 3),
             }
             if label == "among":
                 seconds.append(spent)
+                cpu_seconds.append(cpu_spent)
                 passed += ok
         row["audio_seconds"] = round(samples.size / rate, 2)
         clips[clip["file"]] = row
@@ -347,4 +369,85 @@ def bench_translation(
         "key_words_passed": f"{passed}/{len(clips)}",
         "seconds_mean": round(sum(seconds) / len(seconds), 3) if seconds else 0.0,
         "seconds_max": round(max(seconds), 3) if seconds else 0.0,
+        "cpu_seconds_per_core_mean": round(sum(cpu_seconds) / len(cpu_seconds), 3)
+        if cpu_seconds
+        else 0.0,
     }
+
+
+def bench_notes(
+    folder: Path,
+    make_listener: Callable[[], Listener],
+    captioner: Captioner,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Notes on each conversation of the set against its reference: action items found
+    and invented (precision, recall), summary mentions, and how often two lines'
+    speaker labels agree with the reference on same-or-different speaker."""
+    rows: dict[str, dict[str, Any]] = {}
+    found_total = correct_total = agreed_total = agreed_found = 0
+    pairs_total = pairs_right = 0
+    for audio in sorted(folder.glob("*.wav")):
+        if progress:
+            progress(f"notes for {audio.name}")
+        reference = json.loads(audio.with_suffix(".json").read_text())
+        samples, _ = _read_16k(audio)
+        notes = notes_for_recording(samples, listener=make_listener(), captioner=captioner)
+        keys = [item["key"] for item in reference["action_items"]]
+        found = [item.what.lower() for item in notes.action_items]
+        correct = sum(any(key in what for key in keys) for what in found)
+        recalled = sum(any(key in what for what in found) for key in keys)
+        truth = [_speaker_at(reference["lines"], line.start, line.end) for line in notes.lines]
+        labels = [line.speaker for line in notes.lines]
+        right = total = 0
+        for i in range(len(labels)):
+            for j in range(i + 1, len(labels)):
+                total += 1
+                right += (labels[i] == labels[j]) == (truth[i] == truth[j])
+        found_total += len(found)
+        correct_total += correct
+        agreed_total += len(keys)
+        agreed_found += recalled
+        pairs_total += total
+        pairs_right += right
+        summary = notes.summary.lower()
+        rows[audio.name] = {
+            "kind": reference.get("kind", ""),
+            "action_items_agreed": len(keys),
+            "action_items_found": len(found),
+            "action_items_correct": correct,
+            "invented": len(found) - correct,
+            "summary_mentions": [w for w in reference["summary_mentions"] if w.lower() in summary],
+            "speakers": f"{len(notes.speakers)} labelled / {len(reference['speakers'])} real",
+            "speaker_pair_agreement": round(right / total, 3) if total else 1.0,
+            "action_items": [item.to_json() for item in notes.action_items],
+        }
+    return {
+        "conversations": rows,
+        "action_item_precision": round(correct_total / found_total, 3) if found_total else 1.0,
+        "action_item_recall": round(agreed_found / agreed_total, 3) if agreed_total else 1.0,
+        "invented_on_small_talk": sum(
+            r["invented"] for r in rows.values() if r["kind"] == "small talk"
+        ),
+        "speaker_pair_agreement": round(pairs_right / pairs_total, 3) if pairs_total else 1.0,
+    }
+
+
+def _read_16k(path: Path) -> tuple[npt.NDArray[np.int16], int]:
+    from simulators.bench_asr import read_wav
+
+    samples, rate = read_wav(path)
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"{path}: {rate} Hz, expected {SAMPLE_RATE}")
+    return samples, rate
+
+
+def _speaker_at(lines: Sequence[dict[str, Any]], start: float, end: float) -> str:
+    """The reference speaker who talks most between `start` and `end`."""
+    overlap: dict[str, float] = {}
+    for line in lines:
+        shared = max(0.0, min(end, line["end"]) - max(start, line["start"]))
+        overlap[line["speaker"]] = overlap.get(line["speaker"], 0.0) + shared
+    best = max(overlap, key=lambda s: overlap[s])
+    return str(best)

@@ -92,6 +92,7 @@ def test_two_commitments_joined_by_and_yield_two_items() -> None:
         # someone else's task, not accepted
         "You will send the budget by Friday.",
         "He will book the room.",
+        "Some will write the report by Tuesday.",  # a misheard name is nobody
     ],
 )
 def test_anything_but_a_firm_commitment_yields_nothing(text: str) -> None:

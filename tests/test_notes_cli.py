@@ -105,3 +105,40 @@ def test_bad_languages_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     )
 
     assert code == 2 and "--languages" in err
+
+
+class SamePromise:
+    """Hears every line as the same commitment: enough to check the scoring."""
+
+    def transcribe_into_english(self, samples: Any, sample_rate: int, **_: Any) -> Any:
+        from cloud.speech.asr import HeardSpeech
+
+        return HeardSpeech("I'll send the budget by Friday.", "en", 1.0, translated=False)
+
+
+def test_bench_notes_counts_invented_action_items_against_the_reference(tmp_path: Path) -> None:
+    import shutil
+
+    from cloud.captions import Captioner
+    from edge.config import EdgeConfig
+    from edge.models import EdgeModels
+    from simulators.caption_replay import bench_notes, caption_listener
+
+    for name in ("planning-budget", "small-talk-coffee"):
+        for suffix in (".wav", ".json"):
+            shutil.copy(CONVERSATIONS / f"{name}{suffix}", tmp_path)
+    models = EdgeModels()
+
+    result = bench_notes(
+        tmp_path,
+        lambda: caption_listener(models.vad_session, EdgeConfig()),
+        Captioner(SamePromise(), session_id="s", language="en"),
+    )
+
+    budget = result["conversations"]["planning-budget.wav"]
+    chat = result["conversations"]["small-talk-coffee.wav"]
+    assert budget["action_items_found"] == budget["action_items_correct"] >= 5
+    assert chat["invented"] == chat["action_items_found"] >= 4
+    assert result["invented_on_small_talk"] == chat["invented"]
+    assert result["action_item_recall"] == pytest.approx(1 / 3, abs=0.01)
+    assert 0.0 < result["action_item_precision"] < 1.0

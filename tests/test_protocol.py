@@ -38,6 +38,7 @@ from protocol import (
     encode,
 )
 from protocol.latency import breakdown, total_ms
+from protocol.messages import Caption
 
 BASE = {"session_id": "s-1", "seq": 7, "sent_at": 12.5}
 
@@ -84,6 +85,16 @@ EXAMPLES: list[Message] = [
         worn=False,
         lost_audio_packets=3,
         photos=2,
+    ),
+    Caption(
+        **BASE,
+        line_id=4,
+        text="Where is the station?",
+        final=True,
+        language="de",
+        translated=True,
+        speech_start=1.25,
+        speech_end=2.5,
     ),
 ]
 

@@ -38,6 +38,7 @@ _NOT_NAMES = {
     "An", "What", "Who", "Which", "When", "Where", "Why", "How", "Today", "Tomorrow",
     "Tonight", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
     "Sunday", "Next", "Then", "And", "But", "Or", "Also", "Weather", "Traffic",
+    "Some", "Any", "All", "Each", "Both", "Most", "Many", "Few", "One", "People",
 }  # fmt: skip
 _NAME = r"[A-Z][a-z]+(?:\s[A-Z][a-z]+)?"
 _SUBJECT = rf"(?P<subject>I|[Ww]e|{_NAME}(?:\s(?:and)\s(?:I|me|{_NAME}))?)"
