@@ -43,6 +43,12 @@ def keyframe_face_check() -> HaarFaceDetector:
     return HaarFaceDetector()
 
 
+def _faces_left(jpeg: bytes) -> int:
+    """Faces the independent check finds in `jpeg` (run off the event loop: the first call
+    also loads the cascade)."""
+    return faces_in_jpeg(jpeg, keyframe_face_check())
+
+
 class GatewaySession(CloudBoundSession):
     """Relays validated messages between an edge peer and the cloud.
 
@@ -148,7 +154,7 @@ class GatewaySession(CloudBoundSession):
         """Whether an independent detector still finds a face in `keyframe` (then it is
         dropped and counted). Fails closed: a frame that cannot be checked is dropped too."""
         try:
-            faces = await asyncio.to_thread(faces_in_jpeg, keyframe.jpeg, keyframe_face_check())
+            faces = await asyncio.to_thread(_faces_left, keyframe.jpeg)
         except Exception as exc:
             log.error("session %s: keyframe not checked for faces: %s", self.session_id, exc)
             faces = -1
