@@ -193,3 +193,21 @@ def test_the_store_setting_takes_a_postgresql_url_and_nothing_else() -> None:
         load_settings(environ={"COMPANION_STORE": "/var/lib/companion.sqlite"})
     with pytest.raises(SettingsError, match="without a password"):
         load_settings(environ={"COMPANION_STORE": "postgresql://u:secret@db/companion"})
+
+
+def test_a_bulk_write_refreshes_the_planners_statistics(postgres_dsn: str) -> None:
+    def planned_rows() -> float:
+        with psycopg.connect(postgres_dsn) as conn:
+            row = conn.execute(
+                "SELECT reltuples FROM pg_class WHERE relname = 'memories'"
+                " AND relnamespace = current_schema()::regnamespace"
+            ).fetchone()
+        assert row is not None
+        return float(row[0])
+
+    with PostgresMemoryStore(postgres_dsn, HashingEmbedder()) as store:
+        store.add("ann", fact("One memory."))
+        assert planned_rows() == -1  # never analysed: the planner guesses
+        many = [NewMemory(f"Note number {n}.", time=T0) for n in range(1000)]
+        store.add_many("ann", many, deduplicate=False)
+        assert planned_rows() == 1001

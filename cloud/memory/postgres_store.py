@@ -63,6 +63,10 @@ from cloud.memory.vectors import FloatArray, VectorIndex, normalised
 from cloud.memory.words import STOPWORDS, content_words, words
 
 _EMBED_BATCH = 256
+# After a write of this many rows the planner's statistics are refreshed at once: until
+# autovacuum gets to it, a plan made for a small table scans and ranks every row of a
+# user's full-text matches (16 ms a search at 10k memories against 5.6 ms after ANALYZE).
+_ANALYZE_AFTER_ROWS = 1000
 _KIND_CODE = {kind: code for code, kind in enumerate(MemoryKind)}
 _SCHEMA_LOCK = 0x636F6D70  # pg_advisory_xact_lock key: one worker creates the schema at a time
 # ts_rank's weights for {D, C, B, A}: the text (A) counts 1, the place (B) 0.5, as bm25 in SQLite.
@@ -235,7 +239,9 @@ class PostgresMemoryStore:
                     stored.append(added)
                 else:
                     stored.append(self._refresh(conn, existing, memory, stamp, index))
-            return stored
+        if len(memories) >= _ANALYZE_AFTER_ROWS:
+            self._analyze()
+        return stored
 
     def import_memories(self, user: str, memories: Sequence[Memory]) -> int:
         """Copy memories as they are (ids, times, history) from another store; returns how many
@@ -257,6 +263,8 @@ class PostgresMemoryStore:
                     ).fetchone()
                     added += row is not None
             self._drop(user)  # imported rows go straight to the table: reload on next search
+        if added >= _ANALYZE_AFTER_ROWS:
+            self._analyze()
         return added
 
     def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:
@@ -532,6 +540,14 @@ class PostgresMemoryStore:
                 if committed:
                     with self._lock:
                         self._indexes[user] = (version, index)
+
+    def _analyze(self) -> None:
+        """Refresh the planner's statistics of the memories table (after a bulk write)."""
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("ANALYZE memories")
+        except psycopg.Error as exc:
+            raise self._write_error(exc) from exc
 
     def _write_error(self, exc: psycopg.Error) -> MemoryStoreError:
         return MemoryStoreError(
