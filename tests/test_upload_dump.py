@@ -21,6 +21,12 @@ from tests.test_vision_faces import haar_faces, in_head_band
 pytestmark = pytest.mark.models
 
 
+class LookingReasoner(FakeReasoner):
+    """A stand-in for a model that looks at images: only then does a keyframe leave."""
+
+    images = True
+
+
 def three_questions(recordings: Path, path: Path) -> Path:
     """Three real utterances with 1.5 s pauses: three turns, three keyframes."""
     pause = np.zeros(24_000, np.int16)
@@ -49,7 +55,7 @@ async def test_every_uploaded_frame_is_dumped_and_shows_no_face(
         audio=three_questions(recordings, tmp_path / "questions.wav"),
         edge_config=EdgeConfig(device="test"),
         edge_models=edge_models,
-        models=Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner()),
+        models=Models(transcriber=FakeTranscriber(), reasoner=LookingReasoner()),
         on_event=dump,
     )
 
