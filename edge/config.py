@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from edge.audio.activation import ACTIVATION, BARGE_IN, FOLLOW_UP_S
 from edge.audio.endpointing import END_SILENCE_MS, MIN_SPEECH_MS, PRE_ROLL_MS
@@ -29,6 +30,10 @@ class EdgeConfig:
     # The keyframe is the sharpest frame seen this long before end of speech.
     keyframe_lookback_s: float = 1.5
     max_jpeg_bytes: int = 150_000
+    # "when_used": the keyframe JPEG leaves only when the cloud's model for the mode looks
+    # at images (the observation always goes); "always": for a deployment that keeps every
+    # frame, and for scenarios that check what a frame that left shows.
+    keyframes: Literal["when_used", "always"] = "when_used"
     max_jpeg_side: int = 1280
     # Optional YOLO-style ONNX object detector (edge/vision/detector.py); "" = none.
     object_detector: str = ""

@@ -178,7 +178,7 @@ class EdgeRuntime:
     def _cloud_looks_at_images(self) -> bool:
         """Whether the cloud's backend for this session's mode takes the keyframe itself
         ("auto": either mode may answer, so either taking images is enough)."""
-        if self.image_modes is None:
+        if self.image_modes is None or self.config.keyframes == "always":
             return True
         if self.config.mode == "auto":
             return bool(self.image_modes)

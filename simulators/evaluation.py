@@ -150,6 +150,7 @@ class Evaluator:
             privacy=scenario.privacy,
             mode=scenario.mode,
             activation=scenario.activation,
+            keyframes=scenario.keyframes,
         )
         data = await asyncio.to_thread(self._user_data, user)
         tools_before = await asyncio.to_thread(_ToolLists, data)

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from protocol import ANSWER_MODES, PRIVACY_MODES, AnswerMode, PrivacyMode
 from simulators.errors import SimulatorError
@@ -28,6 +28,7 @@ from simulators.network_faults import NetworkFaults
 
 MODES = ANSWER_MODES
 ACTIVATIONS = ("always", "wake", "push")
+KEYFRAMES: tuple[Literal["when_used", "always"], ...] = ("when_used", "always")
 SPEEDS = ("max", "realtime")
 TOOLS = ("reminder", "shopping_list", "note")
 
@@ -92,6 +93,9 @@ class Scenario:
     user: str = "eval"
     mode: AnswerMode = "auto"
     privacy: PrivacyMode = "standard"
+    # "always": the keyframe leaves even for a model that does not look at it, so a
+    # scenario can check what an uploaded frame shows (faces hidden).
+    keyframes: Literal["when_used", "always"] = "when_used"
     activation: str = "always"
     # None: the evaluation's --speed. Barge-in needs "realtime": at full speed the
     # recording is over before the answer it interrupts has begun.
@@ -143,7 +147,19 @@ def parse_scenario(raw: object, path: Path) -> Scenario:
     check = _Checker(path)
     top = check.mapping(raw, "")
     check.only(
-        top, "", {"name", "description", "user", "mode", "privacy", "activation", "speed", "steps"}
+        top,
+        "",
+        {
+            "name",
+            "description",
+            "user",
+            "mode",
+            "privacy",
+            "activation",
+            "speed",
+            "keyframes",
+            "steps",
+        },
     )
     steps_raw = check.required(top, "", "steps")
     if not isinstance(steps_raw, list) or not steps_raw:
@@ -155,6 +171,7 @@ def parse_scenario(raw: object, path: Path) -> Scenario:
         user=check.text(top.get("user", "eval"), "user"),
         mode=check.choice(top.get("mode", "auto"), "mode", MODES),
         privacy=check.choice(top.get("privacy", "standard"), "privacy", PRIVACY_MODES),
+        keyframes=check.choice(top.get("keyframes", "when_used"), "keyframes", KEYFRAMES),
         activation=check.choice(top.get("activation", "always"), "activation", ACTIVATIONS),
         speed=check.choice(top["speed"], "speed", SPEEDS) if "speed" in top else None,
         steps=tuple(check.step(s, f"steps[{i}]") for i, s in enumerate(steps_raw)),

@@ -72,3 +72,19 @@ async def test_the_keyframe_goes_to_a_model_that_looks_at_it() -> None:
     assert isinstance(summary["keyframe_bytes"], int) and summary["keyframe_bytes"] > 0
     answer = next(r for r in records if r["type"] == "answer")
     assert answer["text"] == "I was shown 1 image(s)."
+
+
+async def test_keyframes_always_sends_the_frame_even_to_a_text_only_model() -> None:
+    from edge.runtime import EdgeRuntime
+    from protocol import Keyframe, Observation
+    from tests.test_edge_privacy import BoxDetector, noisy_frame, one_utterance, runtime_with
+
+    for policy, expected in (("when_used", 0), ("always", 1)):
+        runtime, sent, _ = runtime_with(BoxDetector([]), keyframes=policy)
+        assert isinstance(runtime, EdgeRuntime)
+        runtime.control(Control(session_id="s", seq=1, sent_at=0.0, action="images", value=""))
+
+        await runtime.run(one_utterance(noisy_frame()))
+
+        assert sum(isinstance(m, Keyframe) for m in sent) == expected, policy
+        assert sum(isinstance(m, Observation) for m in sent) == 1  # what was read always goes
