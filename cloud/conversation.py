@@ -29,11 +29,13 @@ from cloud.reasoning.interruption import unless_interrupted
 from cloud.reasoning.modes import choose_mode
 from cloud.reasoning.openai_reasoner import ToolCallingReasoner
 from cloud.reasoning.reasoner import ChatMessage, Reasoner
+from cloud.session_settings import SessionSettings, apply_setting
 from cloud.speech.asr import Transcriber
 from cloud.speech.speech_decoding import speech_samples
 from cloud.speech.spoken_answer import SpokenAnswer, Voice, speaking_after
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
+from cloud.tools.shopping import shopping_turn
 from cloud.turn_limits import TurnLimits
 from protocol import (
     AnswerAudio,
@@ -41,6 +43,7 @@ from protocol import (
     AnswerDone,
     Control,
     Error,
+    Hello,
     Interrupt,
     Keyframe,
     Message,
@@ -53,6 +56,7 @@ from protocol import (
     Transcript,
 )
 from protocol.limits import MAX_QUEUED_TURNS
+from protocol.privacy import may_leave
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class Turn:
     stages: list[Stage] = field(default_factory=list)
     # Set by an Interrupt (barge-in): the answer stops at once, or is never started.
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+    # Why the turn is refused without an answer (its speech should never have left).
+    refused: str = ""
 
     @property
     def visual(self) -> bool:
@@ -148,6 +154,8 @@ class Conversation:
         # Bounded (protocol.limits); TurnLimits refuses a question before it would overflow.
         self._ready: asyncio.Queue[Turn] = asyncio.Queue(maxsize=MAX_QUEUED_TURNS)
         self._limits = limits or TurnLimits()
+        # The wearer's privacy and answer modes, from their Hello and Controls.
+        self.settings = SessionSettings()
         # Answers are spoken where the cloud has a voice, until a Control "speak" "off".
         self.speaking = True
         self.answered = 0
@@ -177,6 +185,12 @@ class Conversation:
         """File a message under its turn; a complete turn is queued for an answer."""
         now = self._clock()
         self.speaking = speaking_after(self.speaking, message)
+        if isinstance(message, Hello | Control):
+            self.settings = apply_setting(self.settings, message)
+            return
+        if not may_leave(message, self.settings.privacy):
+            self._refuse_private(message)
+            return
         if isinstance(message, SpeechSegment):
             turn = self._turn(message.turn_id)
             turn.parts[message.part] = message.pcm
@@ -208,6 +222,20 @@ class Conversation:
             if (interrupted := self._turns.get(message.turn_id)) is not None:
                 interrupted.interrupted.set()
 
+    def _refuse_private(self, message: Message) -> None:
+        """Something the session's privacy mode keeps on the device arrived anyway: it is
+        neither answered nor remembered, and a question's turn is ended with an Error."""
+        log.warning(
+            "session %s: a %s arrived in %s mode; dropped",
+            self.session_id,
+            message.kind,
+            self.settings.privacy,
+        )
+        if isinstance(message, Query) or (isinstance(message, SpeechSegment) and message.last):
+            reason = f"privacy mode {self.settings.privacy}: this question may not leave the device"
+            self._turns.pop(message.turn_id, None)
+            self._ready.put_nowait(Turn(message.turn_id, refused=reason))
+
     async def run(self) -> None:
         """Answer turns in order until cancelled."""
         while True:
@@ -233,6 +261,11 @@ class Conversation:
         return self._turns[turn_id]
 
     async def _answer(self, turn: Turn) -> None:
+        if turn.refused:
+            await self._send(
+                self._out.make(Error, code="privacy", message=turn.refused, turn_id=turn.turn_id)
+            )
+            return
         if turn.segment is None and turn.query is None:
             # A scene note: what the glasses saw becomes an observation memory
             # ("where did I leave my keys?" finds it); nothing is said.
@@ -240,11 +273,12 @@ class Conversation:
                 await self._remember(data, turn, "", "", self._wall_clock())
             return
         inference = 0.0
+        mode: str  # as asked; choose_mode may pick reasoning from the question's words
         if turn.query is not None:
-            question, mode = turn.query.text, turn.query.mode
+            question, mode = turn.query.text, self.settings.mode_for(turn.query.mode)
         else:
             assert turn.segment is not None
-            mode = turn.segment.mode
+            mode = self.settings.mode_for(turn.segment.mode)
             started = self._clock()
             audio = turn.audio()
             try:
@@ -326,6 +360,15 @@ class Conversation:
         self, turn: Turn, data: UserData, question: str, now: datetime
     ) -> bool:
         """Reminders, notes, lists, "where did I leave…": done and confirmed without the model."""
+        shopping, said = await asyncio.to_thread(
+            shopping_turn, self.settings, question, turn.observation,
+            tools=data.tools, memory=data.memory, user=self.user, now=now,
+        )  # fmt: skip
+        self.settings = dataclasses.replace(self.settings, shopping=shopping.shopping)
+        if said is not None:  # cloud/tools/shopping.py: products, the list, prices, the trip
+            await self._say(turn, said)
+            await self._remember(data, turn, "", "", now)
+            return True
         intent = parse_intent(question, now)
         if intent is None:
             told = acknowledge_facts(question)

@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-# What may leave the device (edge/privacy.py decides what each allows) and how
+# What may leave the device (protocol/privacy.py decides what each allows) and how
 # hard the cloud thinks; the codec refuses any other value.
 PrivacyMode = Literal["standard", "no-camera", "local-only"]
 AnswerMode = Literal["auto", "fast", "reasoning"]
