@@ -29,6 +29,15 @@ def test_privacy_change_is_adopted_and_told_to_the_cloud() -> None:
     assert applied.refusal is None
 
 
+@pytest.mark.parametrize("action", ["shopping", "speak"])
+def test_switches_the_cloud_keeps_are_passed_on_unchanged(action: str) -> None:
+    for value in ("on", "off"):
+        applied = apply_control(AppSettings(), control(action, value))
+        assert applied.settings == AppSettings()
+        assert applied.effects == (TellCloud(action, value),)
+        assert applied.refusal is None
+
+
 def test_answer_mode_change_is_adopted_and_told_to_the_cloud() -> None:
     applied = apply_control(AppSettings(), control("mode", "reasoning"))
     assert applied.settings.mode == "reasoning"
@@ -37,7 +46,13 @@ def test_answer_mode_change_is_adopted_and_told_to_the_cloud() -> None:
 
 @pytest.mark.parametrize(
     ("action", "value"),
-    [("privacy", "public"), ("mode", "slow"), ("volume", "11"), ("retention", "")],
+    [
+        ("privacy", "public"),
+        ("mode", "slow"),
+        ("volume", "11"),
+        ("retention", ""),
+        ("shopping", "maybe"),
+    ],
 )
 def test_unknown_setting_is_refused_and_changes_nothing(action: str, value: str) -> None:
     before = AppSettings(privacy="no-camera", mode="fast", retention_days=7)

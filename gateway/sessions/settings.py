@@ -90,6 +90,11 @@ def apply_hello(settings: AppSettings, privacy: PrivacyMode, mode: AnswerMode) -
     return replace(settings, privacy=privacy, mode=mode)
 
 
+# Switches the cloud keeps for the session (cloud/session_settings.py, spoken answers):
+# the gateway only passes them on.
+CLOUD_SWITCHES = ("shopping", "speak")
+
+
 def apply_control(settings: AppSettings, control: Control) -> Applied:
     """The settings after one `Control` from the app, with its effects or its refusal."""
     action, value = control.action, control.value
@@ -103,6 +108,8 @@ def apply_control(settings: AppSettings, control: Control) -> Applied:
         return Applied(settings, refusal=Refusal("face_blur_locked", FACE_BLUR_LOCKED))
     if action == "face_blur" and value == "on":
         return Applied(settings, (TellCloud(action, value),))  # always so; the cloud still hears
+    if action in CLOUD_SWITCHES and value in ("on", "off"):
+        return Applied(settings, (TellCloud(action, value),))  # the cloud's to keep
     if action == "retention" and _is_days(value):
         days = int(value)
         effects = (EnforceRetention(days * SECONDS_PER_DAY),) if days else ()
