@@ -49,7 +49,7 @@ async def _settle() -> None:
 async def test_a_timed_out_turn_keeps_the_model_until_its_thread_finishes() -> None:
     transcriber = GatedTranscriber()
     models = Models(transcriber=transcriber, reasoner=FakeReasoner())
-    config = CloudConfig(answer_timeout_s=0.05)
+    config = CloudConfig(answer_timeout_s=0.3)
     sent: dict[str, list[Message]] = {"a": [], "b": []}
 
     def conversation(name: str) -> Conversation:
@@ -106,8 +106,10 @@ async def test_the_pool_never_grows_past_its_bound_however_many_calls_time_out()
 
     calls = [asyncio.create_task(impatient()) for _ in range(10)]
     await until(lambda: workers.waiting_out == 2, what="two running calls to time out")
+    # The queued calls give up before they start; the two running are waited out.
+    await until(lambda: sum(call.done() for call in calls) == 8, what="eight queued to give up")
+    await until(lambda: running[0] == 2, what="both running calls to be inside the model")
     await _settle()
-    # The queued calls gave up before they started; the two running are waited out.
     assert running[0] == 2 and workers.threads() == 2
     assert sum(call.done() for call in calls) == 8
     gate.set()
