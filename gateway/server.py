@@ -92,6 +92,10 @@ class Gateway:
         if len(self.sessions) >= self.config.max_sessions:
             return _problem(503, "gateway is full; try again shortly")
         user = request.get(AUTHENTICATED_USER)
+        if user is None and self._accounts is not None:
+            # Fail closed: a gateway with accounts serves only a token's user, even where
+            # no middleware (the app's) was installed to read the token.
+            return _problem(401, "unauthorized")
         if user is not None and self.live_sessions_of(user) >= MAX_SESSIONS_PER_USER:
             return _problem(
                 429, f"at most {MAX_SESSIONS_PER_USER} live sessions per user; close one first"

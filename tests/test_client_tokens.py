@@ -100,3 +100,18 @@ def test_the_token_is_a_secret_setting_from_flag_or_environment() -> None:
     shown = {row["name"]: row for row in settings.shown()}
     assert "T3" not in json.dumps(shown["token"])
     assert "T3" not in repr(settings)
+
+
+async def test_a_gateway_with_accounts_but_no_app_routes_still_refuses_a_session_without_a_token(
+    tmp_path: Path,
+) -> None:
+    accounts = Accounts(tmp_path / "gateway")
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner())
+    try:
+        async with local_stack(models, accounts=accounts) as stack:
+            with pytest.raises(GatewayUnreachable, match="unauthorized"):
+                async with GatewayClient(stack.gateway_url):
+                    pass
+            assert stack.gateway.sessions == {}
+    finally:
+        accounts.close()
