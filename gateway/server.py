@@ -109,7 +109,7 @@ class Gateway:
                 user=user,
                 cloud_secret=self.cloud_secret,
             )
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # unreachable, timed out, or the cloud refused the claim
             log.warning("cloud unreachable at %s: %s", self.config.cloud_url, exc)
             return _problem(503, f"cloud unreachable at {self.config.cloud_url}")
         self.sessions[session_id] = session

@@ -107,7 +107,11 @@ class GatewaySession(CloudBoundSession):
         cloud = await connect_cloud(
             cloud_url, user=user, session_id=session_id, secret=cloud_secret
         )
-        session = cls(session_id, cloud, on_closed, user)
+        try:
+            session = cls(session_id, cloud, on_closed, user)
+        except BaseException:  # whatever failed, the cloud socket opened for it is let go
+            await cloud.close()
+            raise
         session._tasks = {
             asyncio.create_task(session._relay_to_cloud()),
             asyncio.create_task(session._relay_from_cloud()),

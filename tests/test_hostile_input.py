@@ -236,3 +236,19 @@ async def test_every_hostile_message_gets_an_error_and_the_session_answers_the_n
         assert sum(isinstance(m, AnswerDone) for m in peer.received) == 1
     finally:
         await peer.close()
+
+
+async def test_a_cloud_that_refuses_the_claim_is_a_503_and_no_session_is_kept(
+    app: AppStack,
+) -> None:
+    token = app.session_token("alice")
+    offer = {"sdp": await good_offer(), "type": "offer"}
+    gateway = app.stack.gateway
+    right, gateway.cloud_secret = gateway.cloud_secret, b"not the cloud's secret".ljust(32, b"!")
+    async with aiohttp.ClientSession() as http:
+        for route in (EDGE_ROUTE, APP_ROUTE):
+            status, reply = await post_offer(http, app.url + route, offer, token)
+            assert status == 503 and "unreachable" in reply["error"], route
+        assert _live(app) == 0
+        gateway.cloud_secret = right
+        assert (await post_offer(http, app.url + EDGE_ROUTE, offer, token))[0] == 200

@@ -164,7 +164,7 @@ class LiveSessions:
                 deps,
                 cloud_secret=self.gateway.cloud_secret,
             )
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # unreachable, timed out, or the cloud refused the claim
             log.warning("cloud unreachable: %s", exc)
             return None
         self.sessions[session_id] = session

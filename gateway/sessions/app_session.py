@@ -141,8 +141,12 @@ class AppSession(CloudBoundSession):
         cloud = await connect_cloud(
             cloud_url, user=user, session_id=session_id, secret=cloud_secret
         )
-        session = cls(session_id, user, device, cloud, deps)
-        await cloud.send(encode(session._up.make(Hello, user=user, device=device)))
+        try:
+            session = cls(session_id, user, device, cloud, deps)
+            await cloud.send(encode(session._up.make(Hello, user=user, device=device)))
+        except BaseException:  # whatever failed, the cloud socket opened for it is let go
+            await cloud.close()
+            raise
         session._start(session._run_edge())
         session._start(session._relay_from_cloud())
         return session
