@@ -64,6 +64,18 @@ async def run_replay(
         return await session.run(source, questions=questions, on_event=on_event)
 
 
+def output_folder(folder: Path, flag: str) -> Path:
+    """`folder`, created if needed, for what a replay writes; SimulatorError naming the
+    `flag` that chose it when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SimulatorError(f"{flag} {folder}: {exc.strerror or exc}") from exc
+    if not folder.is_dir():
+        raise SimulatorError(f"{flag} {folder}: not a folder")
+    return folder
+
+
 class UploadDump:
     """Writes every frame that left the device, byte for byte as sent, so a person can check
     that no bystander's face went out. Passes every event on to `then`."""
@@ -80,13 +92,7 @@ class UploadDump:
         cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
     ) -> UploadDump:
         """A dump into `folder`, created if needed; SimulatorError when it cannot be."""
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SimulatorError(f"--dump-uploads {folder}: {exc.strerror or exc}") from exc
-        if not folder.is_dir():
-            raise SimulatorError(f"--dump-uploads {folder}: not a folder")
-        return cls(folder, then)
+        return cls(output_folder(folder, "--dump-uploads"), then)
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, Keyframe):
@@ -122,13 +128,7 @@ class AnswerAudioWriter:
         cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
     ) -> AnswerAudioWriter:
         """A writer into `folder`, created if needed; SimulatorError when it cannot be."""
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SimulatorError(f"--answer-audio {folder}: {exc.strerror or exc}") from exc
-        if not folder.is_dir():
-            raise SimulatorError(f"--answer-audio {folder}: not a folder")
-        return cls(folder, then)
+        return cls(output_folder(folder, "--answer-audio"), then)
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, AnswerDone) and turn is not None:
