@@ -85,7 +85,10 @@ async def test_virtual_glasses_answer_a_spoken_question_about_a_photographed_sig
     assert "say" in (answered[0].transcript or "").lower(), answered[0].transcript
     answer = answered[0].answer.lower()
     assert "9" in answer or "nine" in answer or "brighton" in answer, answer
-    assert summary.stats.keyframes_sent == 1
+    # The photo was analysed on the edge; the bundled reasoner reads only text, so the
+    # JPEG itself stays there and what was read goes up in the observation.
+    assert summary.stats.frames_analysed >= 1
+    assert summary.stats.keyframes_sent == 0
     assert answered[0].observation is not None
     assert any("PLATFORM" in line.text.upper() for line in answered[0].observation.ocr)
 
