@@ -16,7 +16,7 @@ import aiohttp
 import cv2
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from cloud.config import CloudConfig
 from cloud.memory import Embedder, HashingEmbedder
@@ -215,6 +215,28 @@ async def test_a_corrected_fact_replaces_the_old_one_which_stays_marked_as_histo
     token = app.session_token("alice")
     found = await _api(app, token, "/v1/memories?q=shoe%20size")
     assert [m["text"] for m in found["memories"]] == ["My shoe size is 44."]  # type: ignore[index]
+
+
+async def test_a_link_to_another_account_asks_before_switching(
+    app: AppStack, browser: Browser
+) -> None:
+    alice = await open_app(browser, app.url, app.accounts.add_device("alice", "phone"))
+    await expect(alice.locator('[data-testid="user"]')).to_have_text("alice")
+    bob_link = f"{app.url}/#token={app.accounts.add_device('bob', 'laptop')}"
+    for answer, user in (("dismiss", "alice"), ("accept", "bob")):
+        asked: list[str] = []
+        page = await alice.context.new_page()  # the same phone: its stored sign-in
+
+        async def reply(dialog: Dialog, answer: str = answer, asked: list[str] = asked) -> None:
+            asked.append(dialog.message)
+            await (dialog.dismiss() if answer == "dismiss" else dialog.accept())
+
+        page.on("dialog", reply)
+        await page.goto(bob_link)
+        await page.wait_for_selector("body[data-ready=true]")
+        await expect(page.locator('[data-testid="user"]')).to_have_text(user)
+        assert len(asked) == 1 and "bob" in asked[0] and "alice" in asked[0]
+        await page.close()
 
 
 async def test_hostile_text_in_a_memory_is_shown_as_text_never_run(

@@ -50,6 +50,9 @@ function saveSettings() {
 async function signIn() {
   const hash = new URLSearchParams(location.hash.slice(1));
   if (hash.has("pair") || hash.has("token")) history.replaceState(null, "", location.pathname);
+  if ((hash.has("pair") || hash.has("token")) && !(await linkMaySwitchAccount(hash))) {
+    return refreshSessionToken();  // the wearer kept the account this phone already has
+  }
   if (hash.has("pair")) {
     const reply = await fetch("/v1/pair", {
       method: "POST",
@@ -66,6 +69,27 @@ async function signIn() {
     localStorage.setItem(DEVICE_KEY, state.deviceToken);
   }
   return refreshSessionToken();
+}
+
+// A link that would sign this phone in as someone else asks first: a link sent by
+// another person must not quietly move the wearer's app into their account.
+async function linkMaySwitchAccount(hash) {
+  if (!state.deviceToken) return true;
+  const current = await userOf(state.deviceToken);
+  if (current === null) return true;  // the old sign-in no longer works: nothing to keep
+  if (hash.has("token")) {
+    const next = await userOf(hash.get("token"));
+    if (next === null || next === current) return true;
+    return confirm(`This link signs this phone in as ${next} instead of ${current}. Switch accounts?`);
+  }
+  return confirm(`This pairing link signs this phone in to another account instead of ${current}. Continue?`);
+}
+
+async function userOf(deviceToken) {
+  try {
+    const reply = await fetch("/v1/token", { method: "POST", headers: { Authorization: `Bearer ${deviceToken}` } });
+    return reply.ok ? (await reply.json()).user : null;
+  } catch { return null; }
 }
 
 async function refreshSessionToken() {
