@@ -239,6 +239,29 @@ async def test_a_link_to_another_account_asks_before_switching(
         await page.close()
 
 
+async def test_local_only_sends_the_server_no_audio_or_video_at_all(
+    app: AppStack, browser: Browser
+) -> None:
+    page = await open_app(browser, app.url, app.accounts.add_device("alice", "phone"))
+    await _go_live(page)
+    assert app.stack.app is not None
+    [session] = app.stack.app.sessions.values()
+    source = session.source
+
+    def received() -> tuple[int, int]:
+        return source.received_audio_frames, source.received_video_frames
+
+    await until(lambda: min(received()) > 0)  # standard: both arrive
+    await page.click('[data-nav="privacy"]')
+    await page.check('input[name="privacy"][value="local-only"]')
+    await asyncio.sleep(1.0)  # what was already in flight when the switch was made
+    before = received()
+    await asyncio.sleep(3.0)  # the subject: three seconds in which nothing may arrive
+    assert received() == before
+    await page.check('input[name="privacy"][value="standard"]')
+    await until(lambda: received()[0] > before[0] and received()[1] > before[1])
+
+
 async def test_hostile_text_in_a_memory_is_shown_as_text_never_run(
     app: AppStack, browser: Browser
 ) -> None:

@@ -197,7 +197,8 @@ async function connect() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   if (state.pc) state.pc.close();
   state.pc = pc;
-  for (const track of state.stream.getTracks()) pc.addTrack(track, state.stream);
+  for (const track of state.stream.getTracks()) pc.addTrack(track, state.stream).kindWanted = track.kind;
+  applyCaptureSettings();  // a local-only phone offers its tracks but sends none of them
   const channel = pc.createDataChannel("context", { ordered: true });
   channel.binaryType = "arraybuffer";
   channel.onopen = () => onChannelOpen(channel);
@@ -391,18 +392,34 @@ function showLatency(done) {
 function applyCaptureSettings() {
   const live = !!state.stream && !state.paused;
   const camera = live && state.settings.privacy === "standard";
+  // Local-only: nothing leaves this phone, not even silence: the senders carry no track.
+  const mic = live && state.settings.privacy !== "local-only";
   if (state.stream) {
     for (const track of state.stream.getVideoTracks()) track.enabled = camera;
     const holding = $("#talk").classList.contains("held");
     for (const track of state.stream.getAudioTracks()) {
-      track.enabled = live && (state.settings.listen === "hands-free" || holding);
+      track.enabled = mic && (state.settings.listen === "hands-free" || holding);
     }
   }
+  sendOnly({ audio: mic, video: camera });
   $('[data-testid="live-indicator"]').hidden = !live;
   $('[data-testid="live-indicator"]').textContent = camera ? "● Camera & mic live" : "● Mic live";
   $("#preview-off").hidden = camera;
   $("#talk").hidden = state.settings.listen !== "hold";
   $("#pause").textContent = state.paused ? "Resume capture" : "Pause capture";
+}
+
+// A track that may not leave is taken off its sender (replaceTrack(null)), so no RTP
+// at all reaches the server; a disabled track would still send silence and black frames.
+function sendOnly(allowed) {
+  if (!state.pc || !state.stream) return;
+  for (const sender of state.pc.getSenders()) {
+    const kind = sender.track ? sender.track.kind : sender.kindWanted;
+    if (!kind) continue;
+    const track = state.stream.getTracks().find((t) => t.kind === kind);
+    sender.kindWanted = kind;
+    sender.replaceTrack(allowed[kind] ? track : null).catch(() => {});
+  }
 }
 
 function setupLive() {

@@ -54,6 +54,9 @@ class TrackSource:
         self._last_video = -1.0
         self.audio_seconds = 0.0
         self.frames = 0
+        # Every frame the browser sent, taken or not: local-only must keep these still.
+        self.received_audio_frames = 0
+        self.received_video_frames = 0
 
     def add_track(self, track: MediaStreamTrack) -> None:
         """Start reading a newly received track until it ends or the source closes."""
@@ -71,6 +74,7 @@ class TrackSource:
             while True:
                 frame = await track.recv()
                 assert isinstance(frame, av.AudioFrame)
+                self.received_audio_frames += 1
                 for out in resampler.resample(frame):
                     samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
                     if not samples.size:
@@ -88,6 +92,7 @@ class TrackSource:
             while True:
                 frame = await track.recv()
                 assert isinstance(frame, av.VideoFrame)
+                self.received_video_frames += 1
                 now = self._now()
                 if now - self._last_video < 1.0 / VIDEO_FRAMES_PER_S:
                     continue
