@@ -62,6 +62,11 @@ class CloudConfig:
     asr_base_url: str = ""
     asr_api_model: str = "whisper-1"
     asr_api_key: str | None = field(default=None, repr=False)
+    # Everything a user keeps (memories, notes, delivered reminders, prices seen, the app's
+    # History) older than this many days is deleted, every `retention_sweep_s`; 0: kept
+    # until the user deletes it.
+    retention_days: int = 0
+    retention_sweep_s: float = 3600.0
     # How often due reminders are looked for.
     reminder_poll_s: float = 1.0
     # Serve the cloud's own model as OpenAI-compatible /v1/chat/completions on this port

@@ -79,7 +79,9 @@ def app_options(models: Any, data_dir: Path) -> dict[str, Any]:
         "app_models": EdgeModels(),
         "accounts": accounts,
         "history": History(folder / "history.sqlite"),
-        "memory": StoreMemoryAccess(lambda user: users.open(user).memory)
+        "memory": StoreMemoryAccess(
+            lambda user: users.open(user).memory, tools_of=lambda user: users.open(user).tools
+        )
         if users is not None
         else None,
     }

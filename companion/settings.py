@@ -325,6 +325,14 @@ SETTINGS: tuple[Setting, ...] = (
         "a backend slower than this gets the user an apology",
     ),
     Setting(
+        "cloud.retention_days",
+        _whole(0, 36_500),
+        _part_default(CloudConfig, "retention_days"),
+        "COMPANION_RETENTION_DAYS",
+        "memories, notes, reminders, prices and History older than this many days are "
+        "deleted by the server every hour; 0 keeps them until deleted",
+    ),
+    Setting(
         "cloud.reasoner",
         _choice(*REASONERS),
         _part_default(CloudConfig, "reasoner"),
@@ -504,6 +512,7 @@ class Settings:
     cloud_port: int
     cloud_language: str
     cloud_answer_timeout_s: float
+    cloud_retention_days: int
     cloud_reasoner: str
     cloud_reasoner_dtype: str
     cloud_openai_base_url: str
@@ -549,6 +558,7 @@ class Settings:
             port=self.cloud_port,
             language=self.cloud_language,
             answer_timeout_s=self.cloud_answer_timeout_s,
+            retention_days=self.cloud_retention_days,
             data_dir=self.data_dir,
             store=self.store,
             reasoner=self.cloud_reasoner,

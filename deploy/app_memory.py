@@ -14,6 +14,7 @@ from cloud.memory import (
     NewMemory,
 )
 from cloud.memory.facts import fact_slot
+from cloud.tools.store import ToolStore
 from gateway.memory_access import MemoryJson, MemoryRefused, NoSuchMemory
 
 
@@ -29,9 +30,12 @@ class StoreMemoryAccess:
         self,
         store_of: Callable[[str], MemoryStore],
         *,
+        tools_of: Callable[[str], ToolStore] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store_of = store_of
+        # The user's notes, reminders and prices: retention covers them with the memories.
+        self.tools_of = tools_of
         self._clock = clock
 
     def list_memories(self, user: str, query: str, limit: int) -> list[MemoryJson]:
@@ -81,6 +85,7 @@ class StoreMemoryAccess:
         """
         store = self.store_of(user)
         cutoff = self._clock() - timedelta(seconds=max_age_s)
+        tools = 0 if self.tools_of is None else self.tools_of(user).forget_older_than(cutoff)
         old = [m.id for m in store.export(user) if m.time < cutoff]
         for memory_id in old:
             try:
@@ -89,4 +94,4 @@ class StoreMemoryAccess:
                 pass  # deleted meanwhile (the Memory page, another session): gone either way
         if old:
             store.compact()
-        return len(old)
+        return len(old) + tools

@@ -7,6 +7,7 @@ tests all use this: real websockets and real WebRTC, just on one machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -23,6 +24,8 @@ from cloud.memory.embedder import MiniLmEmbedder
 from cloud.memory.user_data import UserDirectory
 from cloud.prompting.prompt import build_messages
 from cloud.reasoning.backends import make_reasoner, make_reasoning_reasoner, make_transcriber
+from deploy.app_memory import StoreMemoryAccess
+from deploy.retention import RetentionSweeper
 from edge.models import EdgeModels
 from gateway.accounts import Accounts, AuthError
 from gateway.app_api import AppApi
@@ -143,5 +146,43 @@ async def local_stack(
         if accounts is not None:
             # The app's sessions are already among the gateway's (AppApi registers them).
             gateway.watch_revocations(accounts)
+        sweeper = retention_sweeper(base, models, accounts, history)
         async with gateway.running() as bound_gateway:
-            yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)
+            sweeping = asyncio.create_task(sweeper.run()) if sweeper is not None else None
+            try:
+                yield Stack(f"http://{host}:{bound_gateway}", cloud_url, gateway, cloud, app)
+            finally:
+                if sweeping is not None:
+                    sweeping.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeping
+
+
+def retention_sweeper(
+    config: CloudConfig,
+    models: Models,
+    accounts: Accounts | None,
+    history: History | None,
+) -> RetentionSweeper | None:
+    """The deployment's retention, when it has one and keeps users' data at all."""
+    users = models.users
+    if config.retention_days <= 0 or users is None:
+        return None
+    stores = StoreMemoryAccess(
+        lambda user: users.open(user).memory, tools_of=lambda user: users.open(user).tools
+    )
+
+    async def forget(user: str, max_age_s: float) -> None:
+        await asyncio.to_thread(stores.forget_older_than, user, max_age_s)
+        if history is not None:
+            await asyncio.to_thread(history.enforce_retention, user, max_age_s)
+
+    def known() -> list[str]:
+        return [*(accounts.users() if accounts is not None else []), *users.users()]
+
+    return RetentionSweeper(
+        max_age_s=config.retention_days * 86_400.0,
+        interval_s=config.retention_sweep_s,
+        users=known,
+        forget=forget,
+    )

@@ -297,6 +297,23 @@ class ToolStore:
             for row in rows
         ]
 
+    def forget_older_than(self, cutoff: datetime) -> int:
+        """Retention: notes, delivered reminders, prices seen and what was taken on trips
+        from before `cutoff` go; reminders still to come and the shopping list (what is
+        still to buy) stay. Returns how many rows went."""
+        before = iso_utc(cutoff)
+        with self._writing():
+            deleted = 0
+            for sql in (
+                "DELETE FROM notes WHERE user_id = ? AND created < ?",
+                "DELETE FROM reminders WHERE user_id = ? AND delivered IS NOT NULL AND due < ?",
+                "DELETE FROM prices WHERE user_id = ? AND seen < ?",
+                "DELETE FROM basket WHERE user_id = ? AND taken < ?",
+                "DELETE FROM trips WHERE user_id = ? AND started < ?",
+            ):
+                deleted += self._conn.execute(sql, (self.user, before)).rowcount
+        return deleted
+
     def _migrate(self) -> None:
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS tool_migrations (number INTEGER PRIMARY KEY)"
