@@ -316,11 +316,7 @@ async def _replay(args: argparse.Namespace) -> int:
     if answer_audio is not None and models is not None:
         models = await asyncio.to_thread(with_voice, models)
     writer = AnswerAudioWriter.into(answer_audio, dump or printer) if answer_audio else None
-    token = (
-        await cli_edge_live.gateway_session_token(args.gateway, settings.token)
-        if args.gateway is not None
-        else None
-    )
+    token = settings.token if args.gateway is not None else None
     summary = await run_replay(
         edge_models=EdgeModels(),
         video=args.video,

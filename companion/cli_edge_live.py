@@ -82,28 +82,6 @@ def add_token_flag(parser: argparse.ArgumentParser) -> None:
     add_setting_flag(parser, "--token", "token", metavar="TOKEN")
 
 
-async def gateway_session_token(gateway_url: str, token: str | None) -> str | None:
-    """The token to open sessions with: a device token is exchanged at the gateway for a
-    session token (`POST /v1/token`); any other token is presented as it is, and a
-    wrong one is refused "unauthorized" when the session opens."""
-    import aiohttp
-
-    if not token:
-        return None
-    url = gateway_url.rstrip("/") + "/v1/token"
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url, headers={"Authorization": f"Bearer {token}"}) as reply:
-                body = await reply.json(content_type=None)
-    except (aiohttp.ClientError, ValueError):
-        return token  # unreachable or not JSON: opening the session says what is wrong
-    if reply.status == 200 and isinstance(body, dict):
-        session_token = body.get("session_token")
-        if isinstance(session_token, str) and session_token:
-            return session_token
-    return token
-
-
 def token_connect(token: str | None) -> Connect:
     """How the edge opens its link: with the token, when there is one."""
     from functools import partial
@@ -148,12 +126,11 @@ async def _edge(args: argparse.Namespace) -> int:
     models = EdgeModels()
     camera_on = args.camera != "none"
     settings = settings_of(args)
-    token = await gateway_session_token(args.gateway, settings.token)
     session = EdgeSession(
         models.listener(config),
         models.analyser if camera_on else None,
         config,
-        connect=token_connect(token),
+        connect=token_connect(settings.token),
     )
     printer = Printer(as_json=args.json)
     print("listening: Ctrl-C to stop", file=sys.stderr, flush=True)

@@ -15,7 +15,6 @@ import pytest
 
 from cloud.conversation import Models
 from companion.cli import _parser
-from companion.cli_edge_live import gateway_session_token
 from companion.settings import load_settings
 from deploy.local_stack import Stack, local_stack
 from edge.link.client import GatewayClient, GatewayUnreachable
@@ -76,18 +75,22 @@ async def test_a_gateway_with_accounts_refuses_an_edge_session_without_a_valid_t
 ) -> None:
     stack, accounts = served
     device_token = accounts.add_device("alice", "glasses")
-    for token in (None, "forged", device_token):  # a device token only buys session tokens
+    for token in (None, "forged"):
         with pytest.raises(GatewayUnreachable, match="unauthorized"):
             async with GatewayClient(stack.gateway_url, token=token):
                 pass
-    session_token = await gateway_session_token(stack.gateway_url, device_token)
-    assert session_token is not None and session_token != device_token
-    assert accounts.verify(session_token).user == "alice"
-    async with GatewayClient(stack.gateway_url, token=session_token) as link:
-        assert link.session_id
-    # A session token is presented as it is; no token stays no token.
-    assert await gateway_session_token(stack.gateway_url, session_token) == session_token
-    assert await gateway_session_token(stack.gateway_url, None) is None
+    # A device token is exchanged for a fresh session token on every connect (so a link
+    # that reconnects after the last one expired still gets in); a session token is
+    # presented as it is.
+    session_token = accounts.session_token(device_token)
+    for token in (device_token, session_token):
+        async with GatewayClient(stack.gateway_url, token=token) as link:
+            assert link.session_id
+            assert stack.gateway.sessions[link.session_id].user == "alice"
+    accounts.revoke_device("alice", accounts.verify(session_token).device)
+    with pytest.raises(GatewayUnreachable, match="unauthorized"):
+        async with GatewayClient(stack.gateway_url, token=device_token):
+            pass
 
 
 def test_the_token_is_a_secret_setting_from_flag_or_environment() -> None:

@@ -33,8 +33,11 @@ class GatewayClient:
         self, gateway_url: str, *, connect_timeout_s: float = 15.0, token: str | None = None
     ) -> None:
         self.gateway_url = gateway_url.rstrip("/")
-        # A gateway with accounts wants a session token (`companion token`).
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # A gateway with accounts wants a session token; a device token (`companion token`)
+        # is exchanged for a fresh one on every connect, so a link that reconnects hours
+        # later is not refused for a session token that expired meanwhile.
+        self._token = token
+        self._headers: dict[str, str] = {}
         self.session_id = ""
         self.bytes_sent = 0
         self.messages_sent = 0
@@ -78,6 +81,7 @@ class GatewayClient:
         url = f"{self.gateway_url}/v1/sessions"
         try:
             async with aiohttp.ClientSession() as http:
+                self._headers = await self._authorization(http)
                 async with http.post(
                     url, json={"sdp": offer.sdp, "type": offer.type}, headers=self._headers
                 ) as reply:
@@ -96,6 +100,20 @@ class GatewayClient:
             await asyncio.wait_for(opened.wait(), self._timeout)
         except TimeoutError:
             raise GatewayUnreachable("the data channel to the gateway did not open") from None
+
+    async def _authorization(self, http: aiohttp.ClientSession) -> dict[str, str]:
+        """The header to open the session with: a device token is exchanged for a session
+        token (`POST /v1/token`); any other token is presented as it is, and a wrong one
+        is refused "unauthorized" when the session opens."""
+        if not self._token:
+            return {}
+        presented = {"Authorization": f"Bearer {self._token}"}
+        async with http.post(f"{self.gateway_url}/v1/token", headers=presented) as reply:
+            body = await reply.json(content_type=None) if reply.status == 200 else None
+        session_token = body.get("session_token") if isinstance(body, dict) else None
+        if isinstance(session_token, str) and session_token:
+            return {"Authorization": f"Bearer {session_token}"}
+        return presented
 
     def _on_message(self, data: bytes | str) -> None:
         try:
