@@ -42,3 +42,14 @@ MAX_FRAME_PIXELS = 4_096 * 4_096
 MAX_TEXT_CHARS = 8_000
 MAX_ID_CHARS = 128
 MAX_ITEMS = 256
+# The HTTP edges of the service, bounded here too so every ceiling is in one place:
+# a prompt on the OpenAI-compatible endpoint (the bundled model's context holds about
+# this much; a larger one would only tie the model up for minutes) …
+MAX_PROMPT_MESSAGES = 64
+MAX_PROMPT_CHARS = 32_000
+# … the longest transcription upload decoded (16 kHz int16 for this long is under 10 MB) …
+MAX_UPLOAD_AUDIO_SECONDS = 300.0
+# … and pairing attempts per client address per minute, with a burst: a person types a
+# code a few times at most, while guessing codes needs thousands of tries.
+MAX_PAIRING_ATTEMPTS_PER_MINUTE = 6
+MAX_PAIRING_BURST = 5

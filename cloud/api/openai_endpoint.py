@@ -42,16 +42,15 @@ from cloud.errors import CloudError
 from cloud.model_work import ModelWorkers
 from cloud.reasoning.reasoner import ChatMessage, Reasoner, Role
 from cloud.speech.asr import Transcriber
+from protocol.limits import MAX_PROMPT_CHARS, MAX_PROMPT_MESSAGES
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "companion-qwen2.5-coder-0.5b-instruct"
 # A request body larger than this is refused (413): a chat prompt for a 0.5B model fits many times over.
 MAX_BODY_BYTES = 256 * 1024
-# A prompt past these is refused (400) before any model sees it: the bundled model's
-# context holds about this much, and a larger one would only tie the model up for minutes.
-MAX_PROMPT_MESSAGES = 64
-MAX_PROMPT_CHARS = 32_000
+# A prompt past protocol.limits' MAX_PROMPT_MESSAGES / MAX_PROMPT_CHARS is refused (400)
+# before any model sees it.
 # Tokens written when the request names no limit, and the most it may ask for.
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_CAP = 512

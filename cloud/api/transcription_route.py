@@ -26,13 +26,14 @@ from aiohttp import BodyPartReader, web
 from cloud.api.openai_endpoint import RequestError
 from cloud.model_work import ModelWorkers
 from cloud.speech.asr import WHISPER_RATE, Transcriber
+from protocol.limits import MAX_UPLOAD_AUDIO_SECONDS
 
 log = logging.getLogger(__name__)
 
 # About five minutes of 16-bit stereo WAV at 44.1 kHz: past what a spoken question needs.
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
-# The longest upload decoded: 16 kHz int16 for this long is under 10 MB.
-MAX_AUDIO_SECONDS = 300.0
+# The longest upload decoded (protocol.limits, with every other ceiling).
+MAX_AUDIO_SECONDS = MAX_UPLOAD_AUDIO_SECONDS
 _FORMATS = ("json", "text")
 _FIELD_CHARS = 1000
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from protocol.limits import MAX_PAIRING_ATTEMPTS_PER_MINUTE, MAX_PAIRING_BURST
+
 
 @dataclass(frozen=True, slots=True)
 class Limit:
@@ -63,6 +65,5 @@ DEFAULT_LIMITS = {
     # Questions (typed or spoken) reaching the cloud.
     "question": Limit(per_minute=60, burst=20),
 }
-# Pairing attempts per client address (nobody is signed in yet): a person types a code a
-# few times at most, while guessing codes needs thousands of tries.
-PAIRING_LIMIT = Limit(per_minute=6, burst=5)
+# Pairing attempts per client address (nobody is signed in yet): protocol.limits says why.
+PAIRING_LIMIT = Limit(per_minute=MAX_PAIRING_ATTEMPTS_PER_MINUTE, burst=MAX_PAIRING_BURST)
