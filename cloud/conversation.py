@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -411,16 +412,19 @@ class Conversation:
     ) -> list[Memory]:
         config = self._config
         try:
-            return await asyncio.to_thread(
-                recall,
-                data.memory,
-                self.user,
-                question,
-                mode=mode,
-                now=now,
-                k_fast=config.memory_k_fast,
-                k_reasoning=config.memory_k_reasoning,
-                min_cosine=config.memory_min_cosine,
+            # Searching embeds the question (MiniLM): model work, on the cloud's own pool.
+            return await self._models.workers.run(
+                functools.partial(
+                    recall,
+                    data.memory,
+                    self.user,
+                    question,
+                    mode=mode,
+                    now=now,
+                    k_fast=config.memory_k_fast,
+                    k_reasoning=config.memory_k_reasoning,
+                    min_cosine=config.memory_min_cosine,
+                )
             )
         except Exception as exc:  # answer without memory rather than not at all
             log.warning("memory search failed on %r: %s", question, exc)
@@ -443,7 +447,7 @@ class Conversation:
         if not memories:
             return
         try:
-            await asyncio.to_thread(data.memory.add_many, self.user, memories)
+            await self._models.workers.run(data.memory.add_many, self.user, memories)
         except Exception as exc:  # the answer is out; a lost memory must not end the session
             log.error("could not store turn %s in memory: %s", turn.turn_id, exc)
 
