@@ -55,11 +55,16 @@ from cloud.memory.records import (
 )
 from cloud.memory.sqlite_store import (
     CANDIDATES_PER_RETRIEVER,
-    CONTEXT_WEIGHT,
     DEDUPE_COSINE,
     utc_now,
 )
-from cloud.memory.vectors import FloatArray, VectorIndex, normalised
+from cloud.memory.vectors import (
+    FloatArray,
+    VectorIndex,
+    embed_texts,
+    embed_with_context,
+    normalised,
+)
 from cloud.memory.words import STOPWORDS, content_words, words
 
 _EMBED_BATCH = 256
@@ -610,23 +615,10 @@ class PostgresMemoryStore:
     # -- internals: queries --------------------------------------------------
 
     def _embed(self, texts: list[str]) -> FloatArray:
-        vectors = np.asarray(self._embedder.embed(texts), dtype=np.float32)
-        if vectors.shape != (len(texts), self._embedder.dimension):
-            raise MemoryStoreError(
-                f"embedder {self._embedder.name} returned shape {vectors.shape} for "
-                f"{len(texts)} texts; expected ({len(texts)}, {self._embedder.dimension})"
-            )
-        return normalised(vectors)
+        return embed_texts(self._embedder, texts)
 
     def _embed_with_context(self, items: Sequence[tuple[str, str | None]]) -> FloatArray:
-        """As SqliteMemoryStore: the text's vector nudged towards its context's."""
-        vectors = self._embed([text for text, _ in items])
-        with_context = [row for row, (_, context) in enumerate(items) if context]
-        if with_context:
-            contexts = self._embed([items[row][1] or "" for row in with_context])
-            vectors[with_context] += np.float32(CONTEXT_WEIGHT) * contexts
-            vectors = normalised(vectors)
-        return vectors
+        return embed_with_context(self._embedder, items)
 
     def _text_matches(
         self,

@@ -50,7 +50,13 @@ from cloud.memory.records import (
     parse_iso,
     to_utc,
 )
-from cloud.memory.vectors import FloatArray, VectorIndex, normalised
+from cloud.memory.vectors import (
+    FloatArray,
+    VectorIndex,
+    embed_texts,
+    embed_with_context,
+    normalised,
+)
 from cloud.memory.words import content_words, fts_match_query
 
 # Above this cosine, two memories of one kind with the same content words are
@@ -116,11 +122,6 @@ _ADDED_COLUMNS = (
     ("superseded_at", "TEXT"),
     ("context", "TEXT"),
 )
-
-
-# How far a memory's vector leans towards its context's (see _embed_with_context); 0.3-0.8
-# all beat no context on simulators/data/memory_conversations.json, 0.5 had the best MRR.
-CONTEXT_WEIGHT = 0.5
 
 
 def utc_now() -> datetime:
@@ -505,29 +506,10 @@ class SqliteMemoryStore:
     # -- internals ---------------------------------------------------------
 
     def _embed(self, texts: list[str]) -> FloatArray:
-        vectors = np.asarray(self._embedder.embed(texts), dtype=np.float32)
-        if vectors.shape != (len(texts), self._embedder.dimension):
-            raise MemoryStoreError(
-                f"embedder {self._embedder.name} returned shape {vectors.shape} for "
-                f"{len(texts)} texts; expected ({len(texts)}, {self._embedder.dimension})"
-            )
-        return normalised(vectors)
+        return embed_texts(self._embedder, texts)
 
     def _embed_with_context(self, items: Sequence[tuple[str, str | None]]) -> FloatArray:
-        """A memory's vector: its text's, nudged towards its context's where it has one.
-
-        The context (the turns around a conversation turn, the session's date)
-        carries meaning the turn alone lacks ("Yes, on Saturday."), but given
-        equal weight it makes neighbouring turns look alike; CONTEXT_WEIGHT
-        keeps the turn's own words first.
-        """
-        vectors = self._embed([text for text, _ in items])
-        with_context = [row for row, (_, context) in enumerate(items) if context]
-        if with_context:
-            contexts = self._embed([items[row][1] or "" for row in with_context])
-            vectors[with_context] += np.float32(CONTEXT_WEIGHT) * contexts
-            vectors = normalised(vectors)
-        return vectors
+        return embed_with_context(self._embedder, items)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

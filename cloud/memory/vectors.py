@@ -9,10 +9,14 @@ fills it from disk and keeps it in step after each committed write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from cloud.memory.embedder import Embedder
+from cloud.memory.errors import MemoryStoreError
 
 FloatArray = npt.NDArray[np.float32]
 KeyArray = npt.NDArray[np.int64]
@@ -179,3 +183,37 @@ def _grown(array: npt.NDArray[_Scalar], size: int, capacity: int) -> npt.NDArray
     bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     bigger[:size] = array[:size]
     return bigger
+
+
+# How far a memory's vector leans towards its context's (see embed_with_context); 0.3-0.8
+# all beat no context on simulators/data/memory_conversations.json, 0.5 had the best MRR.
+CONTEXT_WEIGHT = 0.5
+
+
+def embed_texts(embedder: Embedder, texts: list[str]) -> FloatArray:
+    """Unit vectors for `texts`; an embedder that answers in the wrong shape is refused
+    before anything is stored with its vectors."""
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    if vectors.shape != (len(texts), embedder.dimension):
+        raise MemoryStoreError(
+            f"embedder {embedder.name} returned shape {vectors.shape} for "
+            f"{len(texts)} texts; expected ({len(texts)}, {embedder.dimension})"
+        )
+    return normalised(vectors)
+
+
+def embed_with_context(embedder: Embedder, items: Sequence[tuple[str, str | None]]) -> FloatArray:
+    """A memory's vector: its text's, nudged towards its context's where it has one.
+
+    The context (the turns around a conversation turn, the session's date)
+    carries meaning the turn alone lacks ("Yes, on Saturday."), but given
+    equal weight it makes neighbouring turns look alike; CONTEXT_WEIGHT
+    keeps the turn's own words first. Every store embeds with this one function.
+    """
+    vectors = embed_texts(embedder, [text for text, _ in items])
+    with_context = [row for row, (_, context) in enumerate(items) if context]
+    if with_context:
+        contexts = embed_texts(embedder, [items[row][1] or "" for row in with_context])
+        vectors[with_context] += np.float32(CONTEXT_WEIGHT) * contexts
+        vectors = normalised(vectors)
+    return vectors
