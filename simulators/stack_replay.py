@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 from cloud.conversation import Models
 from deploy.local_stack import local_stack
@@ -76,9 +76,11 @@ def output_folder(folder: Path, flag: str) -> Path:
     return folder
 
 
-class UploadDump:
-    """Writes every frame that left the device, byte for byte as sent, so a person can check
-    that no bystander's face went out. Passes every event on to `then`."""
+class FolderWriter:
+    """A replay event handler that writes files into a folder and passes every event on to
+    `then`; `flag` names the option that chose the folder, for errors."""
+
+    flag = ""
 
     def __init__(
         self, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
@@ -88,11 +90,16 @@ class UploadDump:
         self.written: list[Path] = []
 
     @classmethod
-    def into(
-        cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
-    ) -> UploadDump:
-        """A dump into `folder`, created if needed; SimulatorError when it cannot be."""
-        return cls(output_folder(folder, "--dump-uploads"), then)
+    def into(cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]) -> Self:
+        """A writer into `folder`, created if needed; SimulatorError when it cannot be."""
+        return cls(output_folder(folder, cls.flag), then)
+
+
+class UploadDump(FolderWriter):
+    """Writes every frame that left the device, byte for byte as sent, so a person can check
+    that no bystander's face went out. Passes every event on to `then`."""
+
+    flag = "--dump-uploads"
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, Keyframe):
@@ -112,23 +119,11 @@ def with_voice(models: Models) -> Models:
     return replace(models, voice=Voice(PiperSpeaker()))
 
 
-class AnswerAudioWriter:
+class AnswerAudioWriter(FolderWriter):
     """Writes each spoken answer as a WAV file, one per turn (`turn0003.wav`), when the
     turn's AnswerDone arrives; every event goes on to `then`."""
 
-    def __init__(
-        self, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
-    ) -> None:
-        self.folder = folder
-        self.then = then
-        self.written: list[Path] = []
-
-    @classmethod
-    def into(
-        cls, folder: Path, then: Callable[[str, Message, TurnRecord | None], None]
-    ) -> AnswerAudioWriter:
-        """A writer into `folder`, created if needed; SimulatorError when it cannot be."""
-        return cls(output_folder(folder, "--answer-audio"), then)
+    flag = "--answer-audio"
 
     def __call__(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, AnswerDone) and turn is not None:
