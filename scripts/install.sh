@@ -14,8 +14,9 @@ extra=""
 if [ "${1:-}" = "--test" ]; then
   # OpenCV's Haar cascades (the independent face check), Chromium for the phone
   # app's browser tests, espeak-ng and sox for spoken test media; PostgreSQL 15 (its
-  # initdb/pg_ctl) for the memory store tests, which start a throw-away cluster.
-  packages+=(opencv-data chromium espeak-ng sox postgresql)
+  # initdb/pg_ctl) for the memory store tests, which start a throw-away cluster; Redis 7
+  # (redis-server) for the bus tests, which start their own on loopback.
+  packages+=(opencv-data chromium espeak-ng sox postgresql redis-server)
   extra="[test]"
 fi
 
