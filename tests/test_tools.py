@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,9 +87,11 @@ def test_a_clock_time_already_past_today_means_tomorrow() -> None:
     assert parse_when("at 25 pm", NOW) is None
 
 
-@pytest.fixture
-def user_data(tmp_path: Path) -> UserData:
-    directory = UserDirectory(tmp_path, HashingEmbedder())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def user_data(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UserData]:
+    """Alice's stores in her SQLite file, or in a real PostgreSQL 15 (tests/postgres.py)."""
+    store = request.getfixturevalue("postgres_dsn") if request.param == "postgresql" else ""
+    directory = UserDirectory(tmp_path, HashingEmbedder(), store=store)
     yield directory.open("alice")
     directory.close()
 
@@ -190,8 +193,12 @@ def test_remember_stores_an_explicit_memory_and_repeats_it_to_the_wearer(
     assert stored.text == "My car is on level 3."
 
 
-def test_each_user_has_their_own_file_and_nothing_crosses(tmp_path: Path) -> None:
-    directory = UserDirectory(tmp_path, HashingEmbedder())
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_each_user_has_their_own_data_and_nothing_crosses(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    store = request.getfixturevalue("postgres_dsn") if backend == "postgresql" else ""
+    directory = UserDirectory(tmp_path, HashingEmbedder(), store=store)
     try:
         alice, bob = directory.open("alice"), directory.open("../bob")
         alice.tools.add_items(["milk"], NOW)

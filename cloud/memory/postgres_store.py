@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
 from cloud.memory.facts import fact_slot
+from cloud.memory.postgres_pool import open_pool, shown_dsn
 from cloud.memory.ranking import Candidate, RankingWeights, rank, text_ranks, vector_ranks
 from cloud.memory.records import (
     Memory,
@@ -160,38 +160,24 @@ class PostgresMemoryStore:
         self._lock = threading.Lock()
         self._user_locks: dict[str, threading.RLock] = {}
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}
-        self._pool = ConnectionPool(
+        self._pool = open_pool(
             dsn,
-            min_size=1,
-            max_size=max(1, pool_size),
-            kwargs={"autocommit": True},
-            configure=_configure,
-            open=False,
+            what="the memory store",
             name="companion-memory",
+            schema=_SCHEMA,
+            schema_lock=_SCHEMA_LOCK,
+            pool_size=pool_size,
+            connect_timeout_s=connect_timeout_s,
         )
         try:
-            self._pool.open(wait=True, timeout=connect_timeout_s)
-        except (PoolTimeout, psycopg.Error) as exc:
-            self._pool.close()
-            raise MemoryStoreError(
-                f"cannot connect to the memory store at {_shown(dsn)}: {exc}; "
-                "check that PostgreSQL runs there and the user may log in"
-            ) from exc
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA:
-                    conn.execute(statement)
+            with self._pool.connection() as conn:
                 row = conn.execute(
                     "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
                 ).fetchone()
                 self.pgvector = row is not None
         except psycopg.Error as exc:
             self._pool.close()
-            raise MemoryStoreError(
-                f"cannot create the memory tables at {_shown(dsn)}: {exc}; "
-                "the user needs CREATE on the database's schema"
-            ) from exc
+            raise self._read_error(exc) from exc
         self._adopt_embedder()
 
     # -- lifecycle ---------------------------------------------------------
@@ -376,7 +362,7 @@ class PostgresMemoryStore:
                 conn.execute("VACUUM (FULL, ANALYZE) memories")
         except psycopg.Error as exc:
             raise MemoryStoreError(
-                f"could not compact the memory store at {_shown(self.dsn)}: {exc}"
+                f"could not compact the memory store at {shown_dsn(self.dsn)}: {exc}"
             ) from exc
 
     # -- reads -------------------------------------------------------------
@@ -505,9 +491,10 @@ class PostgresMemoryStore:
             with self._pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
-            raise MemoryStoreError(
-                f"could not read the memory store at {_shown(self.dsn)}: {exc}"
-            ) from exc
+            raise self._read_error(exc) from exc
+
+    def _read_error(self, exc: psycopg.Error) -> MemoryStoreError:
+        return MemoryStoreError(f"could not read the memory store at {shown_dsn(self.dsn)}: {exc}")
 
     @contextmanager
     def _writing(self, user: str) -> Iterator[tuple[psycopg.Connection[Any], VectorIndex]]:
@@ -556,7 +543,7 @@ class PostgresMemoryStore:
 
     def _write_error(self, exc: psycopg.Error) -> MemoryStoreError:
         return MemoryStoreError(
-            f"could not write to the memory store at {_shown(self.dsn)}: {exc}; nothing was changed"
+            f"could not write to the memory store at {shown_dsn(self.dsn)}: {exc}; nothing was changed"
         )
 
     def _current_index(self, conn: psycopg.Connection[Any], user: str) -> VectorIndex:
@@ -594,7 +581,7 @@ class PostgresMemoryStore:
         blob = b"".join(bytes(row[4]) for row in rows)
         if len(blob) != len(rows) * words_per_row * 4:
             raise MemoryStoreError(
-                f"the embeddings of {user!r} at {_shown(self.dsn)} are not all {dimension}-d; "
+                f"the embeddings of {user!r} at {shown_dsn(self.dsn)} are not all {dimension}-d; "
                 "the store was written by another embedder: reopen it to re-embed"
             )
         vectors = (
@@ -822,20 +809,6 @@ class PostgresMemoryStore:
             raise self._write_error(exc) from exc
         with self._lock:
             self._indexes.clear()
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    """Every pooled connection speaks UTC, so times come back as the instants written."""
-    conn.execute("SET TIME ZONE 'UTC'")
-
-
-def _shown(dsn: str) -> str:
-    """The DSN for a message, without its password."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "the configured server"
-    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
 def _values(memory: Memory) -> tuple[Any, ...]:
