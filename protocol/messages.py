@@ -19,7 +19,7 @@ AnswerMode = Literal["auto", "fast", "reasoning"]
 PRIVACY_MODES: tuple[PrivacyMode, ...] = typing.get_args(PrivacyMode)
 ANSWER_MODES: tuple[AnswerMode, ...] = typing.get_args(AnswerMode)
 # How a spoken answer's audio is carried; the codec refuses any other value.
-AnswerAudioCodec = Literal["pcm"]
+AnswerAudioCodec = Literal["pcm", "opus"]
 ANSWER_AUDIO_CODECS: tuple[AnswerAudioCodec, ...] = typing.get_args(AnswerAudioCodec)
 
 
@@ -42,6 +42,9 @@ class Hello(Envelope):
     device: str
     privacy: PrivacyMode = "standard"
     mode: AnswerMode = "auto"
+    # How this device wants spoken answers carried (AnswerAudio.codec): glasses that
+    # play audio over BLE ask for "opus".
+    answer_codec: AnswerAudioCodec = "pcm"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -174,6 +177,9 @@ class AnswerAudio(Envelope):
     s16le at `sample_rate` (the voice's own rate, e.g. 22,050 Hz for Piper);
     `last` marks the end of the spoken answer (its `pcm` may be empty). All
     parts arrive before the turn's AnswerDone; an Interrupt stops them.
+    With `codec` "opus" (glasses that asked for it in their Hello), `pcm` is a
+    run of length-prefixed 20 ms Opus packets (protocol.audio_packets) at
+    `sample_rate`, an Opus rate (16 or 24 kHz).
     """
 
     kind: ClassVar[str] = "answer_audio"

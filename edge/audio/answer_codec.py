@@ -1,0 +1,116 @@
+"""Spoken answers' audio on the device side: AnswerAudio to samples, and samples to Opus.
+
+The cloud sends each part as raw s16le (`pcm`, what the phone app plays) or,
+for glasses that asked for it, as a run of length-prefixed Opus packets
+(protocol.audio_packets) in 20 ms frames at an Opus rate (16 or 24 kHz): a
+tenth of the bytes, which matters on a BLE link. Both go through libopus in
+PyAV, which the edge already uses for speech upstream.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import MediaError
+from protocol import AnswerAudio, ProtocolError
+from protocol.audio_packets import unpack_packets
+
+# The rates libopus runs at; Piper's 22,050 Hz is carried at 24 kHz.
+OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
+ANSWER_OPUS_RATE = 24_000
+ANSWER_OPUS_BITRATE = 24_000
+FRAME_MS = 20
+
+
+class AnswerAudioError(MediaError):
+    """A spoken answer's part could not be decoded (bad length, bad packets, no codec)."""
+
+
+def decode_answer_audio(audio: AnswerAudio) -> tuple[npt.NDArray[np.int16], int]:
+    """The part's mono samples and their rate."""
+    if audio.codec == "pcm":
+        if len(audio.pcm) % 2:
+            raise AnswerAudioError(f"s16le audio of odd length {len(audio.pcm)}")
+        return np.frombuffer(audio.pcm, dtype="<i2").astype(np.int16), audio.sample_rate
+    try:
+        packets = unpack_packets(audio.pcm)
+    except ProtocolError as exc:
+        raise AnswerAudioError(str(exc)) from exc
+    return decode_opus(packets, audio.sample_rate), audio.sample_rate
+
+
+def decode_opus(packets: list[bytes], sample_rate: int) -> npt.NDArray[np.int16]:
+    """Mono s16 samples of a run of Opus packets, decoded at `sample_rate`."""
+    if sample_rate not in OPUS_RATES:
+        raise AnswerAudioError(f"Opus does not run at {sample_rate} Hz")
+    try:
+        decoder = av.CodecContext.create("libopus", "r")
+        assert isinstance(decoder, av.AudioCodecContext)
+        decoder.sample_rate = sample_rate
+        decoder.layout = "mono"
+        # libopus decodes at 48 kHz whatever it is told; bring it to the part's rate.
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+        pieces: list[npt.NDArray[np.int16]] = []
+        for data in packets:
+            for frame in decoder.decode(av.Packet(data)):
+                pieces += [_s16(f) for f in resampler.resample(frame)]
+        pieces += [_s16(f) for f in resampler.resample(None)]
+    except (av.FFmpegError, ValueError) as exc:
+        raise AnswerAudioError(f"Opus packets did not decode: {exc}") from exc
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
+def encode_opus_packets(
+    samples: npt.NDArray[np.int16],
+    sample_rate: int,
+    *,
+    opus_rate: int = ANSWER_OPUS_RATE,
+    bitrate: int = ANSWER_OPUS_BITRATE,
+) -> list[bytes]:
+    """`samples` (any rate) resampled to `opus_rate` and encoded in 20 ms Opus packets."""
+    if opus_rate not in OPUS_RATES:
+        raise AnswerAudioError(f"Opus does not run at {opus_rate} Hz")
+    try:
+        encoder = av.CodecContext.create("libopus", "w")
+        assert isinstance(encoder, av.AudioCodecContext)
+        encoder.sample_rate = opus_rate
+        encoder.layout = "mono"
+        encoder.format = "s16"
+        encoder.bit_rate = bitrate
+        encoder.open()
+        pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
+        if sample_rate != opus_rate and len(pcm):
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=opus_rate)
+            frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = sample_rate
+            parts = [_s16(f) for f in [*resampler.resample(frame), *resampler.resample(None)]]
+            pcm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+        step = opus_rate * FRAME_MS // 1000
+        pcm = np.concatenate([pcm, np.zeros((-pcm.size) % step, dtype=np.int16)])
+        packets: list[bytes] = []
+        for start in range(0, pcm.size, step):
+            frame = av.AudioFrame.from_ndarray(
+                pcm[None, start : start + step], format="s16", layout="mono"
+            )
+            frame.sample_rate = opus_rate
+            frame.pts = start
+            packets += [bytes(p) for p in encoder.encode(frame)]
+        packets += [bytes(p) for p in encoder.encode(None)]
+    except (av.FFmpegError, ValueError) as exc:
+        raise AnswerAudioError(f"could not encode Opus: {exc}") from exc
+    return packets
+
+
+def _s16(frame: av.AudioFrame) -> npt.NDArray[np.int16]:
+    """A decoded frame as mono int16, whatever sample format the decoder chose."""
+    data = frame.to_ndarray()
+    if data.dtype.kind == "f":
+        return cast(
+            "npt.NDArray[np.int16]",
+            np.clip(np.round(data.reshape(-1) * 32767.0), -32768, 32767).astype(np.int16),
+        )
+    return data.reshape(-1).astype(np.int16)
