@@ -70,7 +70,7 @@ def app_options(models: Any, data_dir: Path) -> dict[str, Any]:
     from deploy.app_memory import StoreMemoryAccess
     from edge.models import EdgeModels
     from gateway.accounts import Accounts
-    from gateway.history import History
+    from gateway.history import open_history
 
     folder = gateway_dir(data_dir)
     accounts = Accounts(folder)
@@ -78,7 +78,10 @@ def app_options(models: Any, data_dir: Path) -> dict[str, Any]:
     return {
         "app_models": EdgeModels(),
         "accounts": accounts,
-        "history": History(folder / "history.sqlite"),
+        # With a store URL History is in that database, shared by every gateway.
+        "history": open_history(
+            folder / "history.sqlite", store=users.store if users is not None else ""
+        ),
         "memory": StoreMemoryAccess(
             lambda user: users.open(user).memory, tools_of=lambda user: users.open(user).tools
         )
