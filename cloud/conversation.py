@@ -36,7 +36,7 @@ from cloud.speech.speech_decoding import speech_samples
 from cloud.speech.spoken_answer import SpokenAnswer, Voice, speaking_after
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
-from cloud.tools.shopping import shopping_turn
+from cloud.tools.shopping import note_prices, shopping_turn
 from cloud.turn_limits import TurnLimits
 from protocol import (
     AnswerAudio,
@@ -271,7 +271,12 @@ class Conversation:
             # A scene note: what the glasses saw becomes an observation memory
             # ("where did I leave my keys?" finds it); nothing is said.
             if (data := await self._user_data()) is not None:
-                await self._remember(data, turn, "", "", self._wall_clock())
+                now = self._wall_clock()
+                if self.settings.shopping:  # the prices on shelves passed, remembered unasked
+                    await asyncio.to_thread(
+                        note_prices, self.settings, turn.observation, data.tools, now
+                    )
+                await self._remember(data, turn, "", "", now)
             return
         inference = 0.0
         mode: str  # as asked; choose_mode may pick reasoning from the question's words
@@ -365,6 +370,9 @@ class Conversation:
             shopping_turn, self.settings, question, turn.observation,
             tools=data.tools, memory=data.memory, user=self.user, now=now,
         )  # fmt: skip
+        if shopping.shopping != self.settings.shopping:  # the device sends scene notes while on
+            switch = "on" if shopping.shopping else "off"
+            await self._send(self._out.make(Control, action="shopping", value=switch))
         self.settings = dataclasses.replace(self.settings, shopping=shopping.shopping)
         if said is not None:  # cloud/tools/shopping.py: products, the list, prices, the trip
             await self._say(turn, said)

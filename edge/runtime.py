@@ -129,6 +129,9 @@ class EdgeRuntime:
         # The answer modes whose cloud backend looks at the keyframe (a Control "images"
         # from the cloud); None until the cloud says, and then the keyframe goes as before.
         self.image_modes: frozenset[str] | None = None
+        # Shopping mode (a Control "shopping" from the cloud): scene notes go up as in live
+        # mode, so the prices on shelves the wearer passes are remembered unasked.
+        self.shopping = False
 
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
@@ -186,7 +189,7 @@ class EdgeRuntime:
 
     def _scene_changed(self, frame: VideoFrame) -> bool:
         """Live mode only: does this frame show a new scene (cheap, every frame)?"""
-        if not self.config.live_notes or not self._camera_allowed():
+        if not (self.config.live_notes or self.shopping) or not self._camera_allowed():
             return False
         return self._scene.changed(scene_signature(frame.image))
 
@@ -231,6 +234,10 @@ class EdgeRuntime:
             self.press_button()
         elif message.action == "images":  # from the cloud: which modes look at the keyframe
             self.image_modes = frozenset(m for m in message.value.split(",") if m)
+        elif message.action == "shopping" and message.value in ("on", "off"):
+            if message.value == "on" and not self.shopping:
+                self._scene = SceneChangeDetector()  # the shelf in view now is the first note
+            self.shopping = message.value == "on"
         else:
             log.warning("ignoring control %s=%r", message.action, message.value)
 

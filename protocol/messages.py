@@ -118,6 +118,8 @@ class ProductLabel:
     price: str = ""
     ingredients: str = ""
     allergens: tuple[str, ...] = ()
+    # The barcode printed nearest this label, when a frame shows several products.
+    barcode: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

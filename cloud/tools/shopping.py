@@ -446,10 +446,12 @@ def price_answer(
 ) -> str:
     """ "How much was this last time?" from the prices seen before, newest first."""
     if now_price is not None:
+        # "Last time" is an earlier visit: the scene notes of this one saw it moments ago.
         earlier = [
             p
             for p in history
-            if p.seen < now_price.seen and same_product(p, now_price.barcode, now_price.product)
+            if p.seen <= now_price.seen - SAME_SIGHTING
+            and same_product(p, now_price.barcode, now_price.product)
         ]
     else:
         earlier = [
@@ -547,7 +549,7 @@ def shopping_turn(
         settings = dataclasses.replace(settings, shopping=shopping.on)
         if shopping.on:
             tools.start_trip(now, shopping.shop)
-            record_price(seen, tools, now)
+            record_prices(seen, tools, now)
             where = f" at {shopping.shop}" if shopping.shop else ""
             return settings, (
                 f"Shopping mode is on{where}. Ask me if something is on your list, whether"
@@ -560,7 +562,7 @@ def shopping_turn(
         if trip is None or now - trip[0] > timedelta(hours=TRIP_HOURS):
             tools.start_trip(now)
     if settings.shopping:
-        record_price(seen, tools, now)
+        record_prices(seen, tools, now)
     if shopping is None:
         return settings, None
     return settings, answer_shopping(shopping, seen, tools=tools, memory=memory, user=user, now=now)
@@ -649,38 +651,73 @@ def total_answer(tools: ToolStore, now: datetime) -> str:
     return f"So far you've taken {count}, {money(sum(priced))} in all{extra}."
 
 
-def record_price(seen: Observation | None, tools: ToolStore, now: datetime) -> PriceSeen | None:
-    """Remember the price in view with its product, the trip's shop and the time."""
-    sighting = _sighting(seen, tools, now)
-    if sighting is None:
-        return None
-    for earlier in tools.prices(limit=20):
-        if (
-            now - earlier.seen < SAME_SIGHTING
-            and earlier.price == sighting.price
-            and same_product(earlier, sighting.barcode, sighting.product)
-        ):
-            return earlier
-    tools.add_price(sighting)
-    return sighting
+def record_prices(seen: Observation | None, tools: ToolStore, now: datetime) -> list[PriceSeen]:
+    """Remember each price in view with its product, the trip's shop and the time.
+
+    A shelf stays in view for many frames and scene notes: a product at the same
+    price seen again within `SAME_SIGHTING` is the same sighting, kept once.
+    Returns the sightings newly kept.
+    """
+    sightings = _sightings(seen, tools, now)
+    if not sightings:
+        return []
+    recent = tools.prices_since(now - SAME_SIGHTING)
+    kept: list[PriceSeen] = []
+    for sighting in sightings:
+        if any(_same_sighting(earlier, sighting) for earlier in (*recent, *kept)):
+            continue
+        tools.add_price(sighting)
+        kept.append(sighting)
+    return kept
+
+
+def note_prices(
+    settings: SessionSettings, seen: Observation | None, tools: ToolStore, now: datetime
+) -> list[PriceSeen]:
+    """A scene note (what the glasses saw, no question asked): in shopping mode its prices
+    are remembered, so "how much was this last time?" works for things never asked about."""
+    return record_prices(seen, tools, now) if settings.shopping else []
+
+
+def _same_sighting(earlier: PriceSeen, sighting: PriceSeen) -> bool:
+    return abs(earlier.price - sighting.price) < 0.005 and same_product(
+        earlier, sighting.barcode, sighting.product
+    )
+
+
+def _sightings(seen: Observation | None, tools: ToolStore, now: datetime) -> list[PriceSeen]:
+    """One sighting per priced product in view."""
+    if seen is None:
+        return []
+    trip = tools.trip()
+    shop = trip[1] if trip is not None else ""
+    found = (_priced(label, seen, shop, now) for label in seen.products)
+    return [sighting for sighting in found if sighting is not None]
 
 
 def _sighting(seen: Observation | None, tools: ToolStore, now: datetime) -> PriceSeen | None:
+    """The price of the product in view (the first label), if one was read."""
     label = product_in_view(seen)
-    if seen is None or label is None or not label.price:
-        return None
-    amount = parse_amount(label.price)
-    name = product_name(label) or next((line.text for line in seen.ocr), "")
-    if amount is None or not name:
+    if seen is None or label is None:
         return None
     trip = tools.trip()
-    barcode = next((code for code in seen.barcodes if code.isdigit()), "")
+    return _priced(label, seen, trip[1] if trip is not None else "", now)
+
+
+def _priced(label: ProductLabel, seen: Observation, shop: str, now: datetime) -> PriceSeen | None:
+    """A label's price as a sighting; a frame's lone barcode belongs to a lone label."""
+    alone = len(seen.products) == 1
+    amount = parse_amount(label.price) if label.price else None
+    name = product_name(label) or (next((line.text for line in seen.ocr), "") if alone else "")
+    if amount is None or not name:
+        return None
+    lone_code = next((code for code in seen.barcodes if code.isdigit()), "") if alone else ""
     return PriceSeen(
         product=name,
-        barcode=barcode,
+        barcode=label.barcode or lone_code,
         price=amount,
         shown=label.price,
-        shop=trip[1] if trip is not None else "",
+        shop=shop,
         seen=now,
     )
 

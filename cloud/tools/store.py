@@ -330,6 +330,26 @@ class ToolStore:
             for row in rows
         ]
 
+    def prices_since(self, since: datetime) -> list[PriceSeen]:
+        """Prices seen at or after `since`, newest first: what a new sighting is checked
+        against, so a label read in many frames and scene notes is kept once."""
+        rows = self._rows(
+            "SELECT product, barcode, price, shown, shop, seen FROM prices WHERE user_id = ?"
+            " AND seen >= ? ORDER BY seen DESC, seq DESC",
+            (self.user, self._stored_time(since)),
+        )
+        return [
+            PriceSeen(
+                product=str(row[0]),
+                barcode=str(row[1]),
+                price=float(row[2]),
+                shown=str(row[3]),
+                shop=str(row[4]),
+                seen=self._read_time(row[5], "seen"),
+            )
+            for row in rows
+        ]
+
     def start_trip(self, now: datetime, shop: str = "") -> None:
         """A new shopping trip: its basket starts empty."""
         with self._writing() as write:

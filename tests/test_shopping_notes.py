@@ -1,0 +1,150 @@
+"""Prices seen without a question: in shopping mode the edge's scene notes carry the
+labels it read, and every price on them is remembered once, so a later "how much was
+this last time?" is answered for things never asked about."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cloud.config import CloudConfig
+from cloud.conversation import Conversation, Models
+from cloud.memory import HashingEmbedder
+from cloud.memory.user_data import UserDirectory
+from cloud.session_settings import SessionSettings
+from cloud.tools.shopping import note_prices, record_prices
+from protocol import AnswerDone, Control, Message, Observation, Query, Sequencer
+from protocol.messages import ProductLabel
+from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.waiting import until
+
+NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
+EDGE = Sequencer("s")
+YOGURT = ProductLabel(name="Greek Style Yogurt", brand="Meadow", size="500g", price="£1.45")
+JUICE = ProductLabel(name="Orange Juice", brand="Sunrise", size="1L", price="£1.60")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def note(*products: ProductLabel, barcodes: tuple[str, ...] = ()) -> Observation:
+    return EDGE.make(Observation, turn_id=0, captured_at=0.0, products=products, barcodes=barcodes)
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Iterator[UserDirectory]:
+    directory = UserDirectory(tmp_path, HashingEmbedder())
+    yield directory
+    directory.close()
+
+
+def test_the_same_label_in_many_frames_is_one_sighting(users: UserDirectory) -> None:
+    tools = users.open("alice").tools
+    # OCR reads the name a little differently from frame to frame.
+    blurred = ProductLabel(name="Greek Style Yogurt", brand="Meadow", price="£1.45")
+    for minute, label in enumerate((YOGURT, YOGURT, blurred, YOGURT)):
+        record_prices(note(label), tools, NOW + timedelta(minutes=minute))
+
+    assert [(p.product, p.price) for p in tools.prices()] == [
+        ("Meadow Greek Style Yogurt 500g", 1.45)
+    ]
+
+
+def test_a_new_price_or_a_later_visit_is_a_new_sighting(users: UserDirectory) -> None:
+    tools = users.open("alice").tools
+    record_prices(note(YOGURT), tools, NOW)
+    record_prices(note(ProductLabel(name="Greek Style Yogurt", price="£1.25")), tools, NOW)
+    record_prices(note(YOGURT), tools, NOW + timedelta(days=7))
+
+    assert [p.price for p in tools.prices()] == [1.45, 1.25, 1.45]
+
+
+def test_every_priced_label_in_one_frame_is_kept_with_its_own_barcode(
+    users: UserDirectory,
+) -> None:
+    tools = users.open("alice").tools
+    kept = record_prices(
+        note(
+            ProductLabel(
+                name="Orange Juice", brand="Sunrise", price="£1.60", barcode="5012345000796"
+            ),
+            ProductLabel(name="Strawberry Jam", brand="Bramble", price="£1.35"),
+            ProductLabel(name="Tofu Firm", ingredients="Water, soya beans"),  # no price: skipped
+            barcodes=("5012345000796",),
+        ),
+        tools,
+        NOW,
+    )
+
+    assert [(p.product, p.barcode, p.price) for p in kept] == [
+        ("Sunrise Orange Juice", "5012345000796", 1.6),
+        ("Bramble Strawberry Jam", "", 1.35),
+    ]
+
+
+def test_scene_notes_keep_no_prices_outside_shopping_mode(users: UserDirectory) -> None:
+    tools = users.open("alice").tools
+    assert note_prices(SessionSettings(), note(YOGURT), tools, NOW) == []
+    assert tools.prices() == []
+
+
+async def converse(users: UserDirectory, clock: Clock, *messages: Message) -> list[Message]:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner(), users=users)
+    conversation = Conversation(
+        "s", models, send, config=CloudConfig(), user="alice", wall_clock=clock
+    )
+    task = asyncio.create_task(conversation.run())
+    for count, message in enumerate(messages, start=1):  # one at a time, as frames pass
+        assert conversation.receive(message) is None
+        await until(lambda: conversation.turns_finished >= count)  # noqa: B023
+    task.cancel()
+    return sent
+
+
+async def test_prices_passed_in_shopping_mode_answer_a_later_question(
+    users: UserDirectory,
+) -> None:
+    clock = Clock()
+    sent = await converse(
+        users,
+        clock,
+        EDGE.make(Query, turn_id=1, text="I'm shopping at Tesco."),
+        note(YOGURT),
+        note(YOGURT),
+        note(JUICE),
+        note(YOGURT),
+    )
+    # The device was told, so it sends scene notes while the wearer walks the aisles.
+    assert [(m.action, m.value) for m in sent if isinstance(m, Control)] == [("shopping", "on")]
+    prices = users.open("alice").tools.prices()
+    assert sorted((p.product, p.price, p.shop) for p in prices) == [
+        ("Meadow Greek Style Yogurt 500g", 1.45, "Tesco"),
+        ("Sunrise Orange Juice 1L", 1.6, "Tesco"),
+    ]
+
+    clock.now = NOW + timedelta(days=7)
+    sent = await converse(
+        users, clock, EDGE.make(Query, turn_id=1, text="How much was the orange juice last time?")
+    )
+    done = [m for m in sent if isinstance(m, AnswerDone)][-1]
+    assert "£1.60" in done.text and "Tesco" in done.text
+
+
+async def test_scene_notes_before_shopping_mode_keep_no_prices(users: UserDirectory) -> None:
+    await converse(users, Clock(), note(YOGURT), EDGE.make(Query, turn_id=1, text="Hello there."))
+
+    assert users.open("alice").tools.prices() == []
