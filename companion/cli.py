@@ -345,6 +345,10 @@ async def _serve(args: argparse.Namespace) -> int:
     config = _cloud_config(args)
     progress = progress_printer()
     models = await asyncio.to_thread(load_cloud_models, config, progress)
+    from simulators.stack_replay import with_voice
+
+    progress("loading the voice (Piper en_US-joe-medium)…")
+    models = await asyncio.to_thread(with_voice, models)  # the phone app plays spoken answers
     await warm_up(models, progress)
     app = cli_app.app_options(models, settings.data_dir)
     async with local_stack(

@@ -53,3 +53,6 @@ MAX_UPLOAD_AUDIO_SECONDS = 300.0
 # code a few times at most, while guessing codes needs thousands of tries.
 MAX_PAIRING_ATTEMPTS_PER_MINUTE = 6
 MAX_PAIRING_BURST = 5
+# Spoken answer audio the gateway holds for the phone app's audio track (48 kHz int16:
+# 11.5 MB): an answer is a few sentences; more means nobody is listening in real time.
+MAX_ANSWER_PLAYOUT_S = 120.0

@@ -17,6 +17,7 @@ from cloud.memory import Embedder
 from cloud.memory.user_data import UserDirectory
 from cloud.reasoning.reasoner import Reasoner
 from cloud.speech.asr import Transcriber
+from cloud.speech.spoken_answer import Voice
 from deploy.app_memory import StoreMemoryAccess
 from deploy.local_stack import Stack, local_stack
 from edge.models import EdgeModels
@@ -46,11 +47,12 @@ async def app_stack(
     reasoner: Reasoner,
     embedder: Embedder,
     cloud_config: CloudConfig | None = None,
+    voice: Voice | None = None,
 ) -> AsyncIterator[AppStack]:
     users = UserDirectory(data_dir / "cloud", embedder)
     accounts = Accounts(data_dir / "gateway")
     history = History(data_dir / "gateway" / "history.sqlite")
-    models = Models(transcriber=transcriber, reasoner=reasoner, users=users)
+    models = Models(transcriber=transcriber, reasoner=reasoner, users=users, voice=voice)
     try:
         async with local_stack(
             models,

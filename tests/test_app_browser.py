@@ -22,6 +22,8 @@ from cloud.config import CloudConfig
 from cloud.memory import Embedder, HashingEmbedder
 from cloud.reasoning.reasoner import Reasoner
 from cloud.speech.asr import Transcriber
+from cloud.speech.speaker import PiperSpeaker
+from cloud.speech.spoken_answer import Voice
 from edge.link.client import GatewayClient
 from edge.models import EdgeModels
 from protocol import DeviceStatus, Hello, Sequencer
@@ -237,6 +239,72 @@ async def test_a_link_to_another_account_asks_before_switching(
         await expect(page.locator('[data-testid="user"]')).to_have_text(user)
         assert len(asked) == 1 and "bob" in asked[0] and "alice" in asked[0]
         await page.close()
+
+
+# Samples the app's remote answer track with a WebAudio AnalyserNode: window.answerPeak is
+# the loudest sample heard since `window.answerPeakReset()`.
+_LISTEN_TO_ANSWERS = """() => {
+  const track = window.companion.state.answerTrack;
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 2048;
+  context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const buffer = new Float32Array(analyser.fftSize);
+  window.answerPeak = 0;
+  window.answerPeakReset = () => { window.answerPeak = 0; };
+  setInterval(() => {
+    analyser.getFloatTimeDomainData(buffer);
+    for (const v of buffer) window.answerPeak = Math.max(window.answerPeak, Math.abs(v));
+  }, 20);
+  return context.resume();
+}"""
+
+
+@pytest.fixture(scope="module")
+def voice() -> Voice:
+    return Voice(PiperSpeaker())
+
+
+async def test_a_spoken_answer_plays_on_the_apps_audio_track_and_its_text_still_arrives(
+    tmp_path: Path, edge_models: EdgeModels, browser: Browser, voice: Voice
+) -> None:
+    async with app_stack(
+        tmp_path,
+        edge_models,
+        FakeTranscriber(),
+        FakeReasoner(delay_s=0.02),
+        HashingEmbedder(),
+        voice=voice,
+    ) as spoken:
+        page = await open_app(browser, spoken.url, spoken.accounts.add_device("alice", "phone"))
+        await page.check('input[name="listen"][value="hold"]')  # no speech: typed only
+        await _go_live(page)
+        await page.wait_for_function("window.companion.state.answerTrack !== null")
+        await page.evaluate(_LISTEN_TO_ANSWERS)
+        await asyncio.sleep(1.5)  # between answers the track carries silence
+        assert await page.evaluate("window.answerPeak") < 0.01
+        await _ask(page, "read me the sign over the door")
+        await expect(page.locator('[data-testid="answer"]')).to_have_attribute(
+            "data-done", "1", timeout=60_000
+        )
+        text = await page.text_content('[data-testid="answer"]') or ""
+        assert text.startswith("You asked:") and text.endswith("read me the sign over the door")
+        await page.wait_for_function("window.answerPeak > 0.05", timeout=20_000)
+        assert await page.evaluate("!document.querySelector('#answer-audio').paused")
+        # Muted: the app asks the server to stop speaking, and the next answer is text only.
+        assert spoken.stack.app is not None
+        [session] = spoken.stack.app.sessions.values()
+        await page.check('[data-testid="mute"]')
+        assert await page.evaluate("document.querySelector('#answer-audio').muted")
+        await asyncio.sleep(0.5)  # the switch reaches the cloud before the next question
+        await until(lambda: session.playout.queued_s == 0.0, timeout_s=90.0)
+        played = session.playout.played_samples
+        await _ask(page, "and the one beside it")
+        await expect(page.locator('[data-testid="answer"]')).to_have_attribute(
+            "data-done", "2", timeout=60_000
+        )
+        assert session.playout.played_samples == played
+        await screenshot(page, "live-spoken-answer")
 
 
 async def test_local_only_sends_the_server_no_audio_or_video_at_all(

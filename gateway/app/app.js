@@ -14,7 +14,7 @@ const state = {
   sessionToken: "",
   user: "",
   settings: Object.assign(
-    { privacy: "standard", mode: "fast", retention: "0", listen: "hands-free" },
+    { privacy: "standard", mode: "fast", retention: "0", listen: "hands-free", muted: false },
     JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}"),
   ),
   stream: null,
@@ -31,6 +31,7 @@ const state = {
   retryMs: 500,
   retryTimer: null,
   lastLatency: "",
+  answerTrack: null, // the gateway's audio track: spoken answers, silence between them
 };
 // For tests and the curious: the app's state and a way to cut the connection.
 window.companion = { state, dropConnection: () => dropConnection() };
@@ -151,6 +152,7 @@ async function api(path, options = {}, retried = false) {
 // ---- live: camera, microphone, WebRTC ------------------------------------
 
 async function startLive() {
+  unlockAnswerAudio();  // this tap is the gesture that lets answers play aloud
   if (!state.sessionToken && !(await refreshSessionToken())) return;
   try {
     state.stream = await navigator.mediaDevices.getUserMedia({
@@ -198,6 +200,8 @@ async function connect() {
   if (state.pc) state.pc.close();
   state.pc = pc;
   for (const track of state.stream.getTracks()) pc.addTrack(track, state.stream).kindWanted = track.kind;
+  // The gateway answers on the microphone's own audio line: spoken answers arrive as a track.
+  pc.ontrack = (event) => { if (event.track.kind === "audio") playAnswers(event.track); };
   applyCaptureSettings();  // a local-only phone offers its tracks but sends none of them
   const channel = pc.createDataChannel("context", { ordered: true });
   channel.binaryType = "arraybuffer";
@@ -309,6 +313,7 @@ function sendAck(seq) {
 
 function sendSettings() {
   send("control", { action: "mode", value: state.settings.mode });
+  send("control", { action: "speak", value: state.settings.muted ? "off" : "on" });
   send("control", { action: "privacy", value: state.settings.privacy });
   send("control", { action: "retention", value: String(state.settings.retention) });
   if (state.paused) send("control", { action: "pause", value: "" });
@@ -387,6 +392,32 @@ function showLatency(done) {
   $('[data-testid="latency"]').textContent = state.lastLatency;
 }
 
+// ---- spoken answers -------------------------------------------------------
+
+// Browsers play sound only after the user touched the page: the Start tap calls this,
+// so an answer that arrives later is heard without another tap.
+function unlockAnswerAudio() {
+  const audio = $("#answer-audio");
+  audio.muted = state.settings.muted;
+  audio.play().catch(() => {});
+}
+
+function playAnswers(track) {
+  state.answerTrack = track;
+  const audio = $("#answer-audio");
+  audio.srcObject = new MediaStream([track]);
+  audio.muted = state.settings.muted;
+  audio.play().catch(() => setStatus("live", "Tap Start again to hear spoken answers."));
+}
+
+// Muted: nothing plays here, and the server stops speaking answers (no voice work wasted).
+function setMuted(muted) {
+  state.settings.muted = muted;
+  saveSettings();
+  $("#answer-audio").muted = muted;
+  send("control", { action: "speak", value: muted ? "off" : "on" });
+}
+
 // ---- capture settings -----------------------------------------------------
 
 function applyCaptureSettings() {
@@ -457,6 +488,9 @@ function setupLive() {
     $("#ask-text").value = "";
   });
   $("#show-latency").addEventListener("change", (e) => { $('[data-testid="latency"]').hidden = !e.target.checked; });
+  const mute = $("#mute");
+  mute.checked = state.settings.muted;
+  mute.addEventListener("change", () => setMuted(mute.checked));
 }
 
 function setupPrivacy() {

@@ -35,6 +35,7 @@ from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
 from gateway.cloud_link import connect_cloud
 from gateway.history import History
+from gateway.sessions.answer_track import AnswerPlayout, AnswerTrack
 from gateway.sessions.history_feed import HistoryFeed
 from gateway.sessions.lifecycle import CloudBoundSession
 from gateway.sessions.peer_link import PeerLink
@@ -51,9 +52,11 @@ from gateway.sessions.track_source import TrackSource
 from gateway.sessions.upload_gate import QuestionGate, UploadGate
 from protocol import (
     Ack,
+    AnswerAudio,
     Control,
     Error,
     Hello,
+    Interrupt,
     Message,
     Observation,
     ProtocolError,
@@ -106,12 +109,16 @@ class AppSession(CloudBoundSession):
                 not self.settings.paused and policy_for(self.settings.privacy).frames_leave
             ),
         )
+        # Spoken answers play on an audio track back to the phone, not as data-channel PCM.
+        self.playout = AnswerPlayout()
+        self._silenced_turn = -1
         self.link = PeerLink(
             session_id,
             grace_s=deps.grace_s,
             on_track=self.source.add_track,
             on_message=self._on_app_message,
             on_gone=self.close,
+            answer_track=lambda: AnswerTrack(self.playout),
         )
         self._history = HistoryFeed(deps.history, user, session_id)
         # The phone's audio already crossed the radio as WebRTC Opus; from here to the cloud
@@ -234,6 +241,11 @@ class AppSession(CloudBoundSession):
             self._send_error("edge_failed", "listening stopped; reconnect to start again")
 
     async def _to_cloud(self, message: Message) -> None:
+        if isinstance(message, Interrupt):
+            # The wearer spoke over the answer: the phone stops at once, and what the
+            # cloud had already sent of that answer is not played either.
+            self._silenced_turn = message.turn_id
+            self.playout.flush()
         admission = self._gate.admit(message, self.settings.privacy)
         if admission.refusal is not None:
             self._refuse(admission.refusal)
@@ -261,6 +273,11 @@ class AppSession(CloudBoundSession):
                 # The edge's turn tracker hears every answer begin and end, as on any edge.
                 self.runtime.received(message)
                 self._history.received(message)
+                if isinstance(message, AnswerAudio):
+                    # Heard on the app's audio track; its PCM would only crowd the channel.
+                    if message.turn_id != self._silenced_turn:
+                        self.playout.push(message.pcm, message.sample_rate, last=message.last)
+                    continue
                 self.send_to_app(message)
         except ConnectionClosed:
             pass

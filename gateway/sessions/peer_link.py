@@ -6,6 +6,10 @@ connected; a new connection names the last seq the app received and gets
 everything after it, in order. The `Inbox` drops an app message already handled
 (a resend whose ack was lost), which is acked again.
 
+Where the session speaks, every connection also carries a track back to the app
+(`answer_track`): the offer's audio transceiver becomes send-and-receive, so the
+phone plays spoken answers as ordinary WebRTC audio.
+
 A new connection is negotiated before it replaces the old one, so an unusable
 offer (ValueError) leaves a live connection as it was. When the connection in
 use drops, the link waits `grace_s` for a new one before it gives up on the app.
@@ -45,12 +49,14 @@ class PeerLink:
         on_track: Callable[[MediaStreamTrack], None],
         on_message: Callable[[bytes | str], None],
         on_gone: Callable[[], Awaitable[None]],
+        answer_track: Callable[[], MediaStreamTrack] | None = None,
     ) -> None:
         self.session_id = session_id
         self._grace_s = grace_s
         self._on_track = on_track
         self._on_message = on_message
         self._on_gone = on_gone
+        self._answer_track = answer_track
         self._grace: asyncio.Task[None] | None = None
         self._released = False
         self.outbox = Outbox()
@@ -91,6 +97,10 @@ class PeerLink:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            if self._answer_track is not None and any(
+                transceiver.kind == "audio" for transceiver in pc.getTransceivers()
+            ):
+                pc.addTrack(self._answer_track())  # the offer's own audio m-line, both ways
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             with contextlib.suppress(Exception):
