@@ -4,7 +4,8 @@ JSON lines in, JSON lines out. Each user's memories are the file the cloud
 itself uses (`--data-dir`: the data_dir setting, COMPANION_DATA), or the
 PostgreSQL database it uses (`--store postgresql://…`: the store setting,
 COMPANION_STORE), so what a command adds, the assistant remembers.
-`memory migrate --to postgresql://…` copies a user's SQLite memories across. A bad input line is a usage
+`memory migrate --to postgresql://…` copies a user's whole SQLite side across:
+memories, tools' data and the app's History. A bad input line is a usage
 error naming the line, and nothing from the file is written.
 """
 
@@ -60,7 +61,8 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     delete.set_defaults(run=_delete)
 
     migrate = actions.add_parser(
-        "migrate", help="copy the user's SQLite memories (history included) to PostgreSQL"
+        "migrate",
+        help="copy the user's memories, tools' data and History from SQLite to PostgreSQL",
     )
     migrate.add_argument("--user", required=True, help="whose memories")
     add_setting_flag(migrate, "--data-dir", "data_dir", metavar="DIR")
@@ -223,37 +225,66 @@ async def _delete(args: argparse.Namespace) -> int:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    from cloud.memory.postgres_store import PostgresMemoryStore
-    from cloud.memory.sqlite_store import SqliteMemoryStore
-
     if not args.to:
         raise UsageError("--to needs a postgresql:// URL")
     path = _path(args)
     if not path.exists():
         raise UsageError(f"{args.user!r} has no memories in {path.parent} (--data-dir)")
-
-    def copy() -> dict[str, Any]:
-        embedder = _LazyMiniLm()
-        with SqliteMemoryStore(path, embedder) as source:
-            memories = source.export(args.user)
-        with PostgresMemoryStore(args.to, embedder) as target:
-            copied = target.import_memories(args.user, memories)
-            stored = target.count(args.user)
-        return {
-            "user": args.user,
-            "from": str(path),
-            "memories": len(memories),
-            "replaced_facts": sum(memory.replaced for memory in memories),
-            "copied": copied,
-            "already_there": len(memories) - copied,
-            "stored_at_target": stored,
-            # ToolStore has no PostgreSQL side yet: these stay in the user's SQLite file.
-            "left_in_sqlite": ["notes", "shopping", "reminders", "prices", "trips", "basket"],
-        }
-
-    result = await asyncio.to_thread(copy)
+    history = settings_of(args).data_dir / "gateway" / "history.sqlite"
+    result = await asyncio.to_thread(_copy_user, args.user, path, history, args.to)
     print_result(result, args.json)
     return 0
+
+
+def _copy_user(user: str, path: Path, history_path: Path, url: str) -> dict[str, Any]:
+    """Copy the user's whole SQLite side to PostgreSQL: memories (history of replaced facts
+    included), tools' data and the app's History. Each part adds only what is missing,
+    so a rerun (after an interruption, or a later copy) copies the rest and nothing twice."""
+    from cloud.memory.postgres_store import PostgresMemoryStore
+    from cloud.memory.sqlite_store import SqliteMemoryStore
+    from cloud.tools.postgres_store import PostgresTools
+    from cloud.tools.store import ToolStore
+    from gateway.history import History
+    from gateway.history_postgres import PostgresHistory
+
+    embedder = _LazyMiniLm()
+    with SqliteMemoryStore(path, embedder) as source:
+        memories = source.export(user)
+    with PostgresMemoryStore(url, embedder) as target:
+        copied = target.import_memories(user, memories)
+        stored = target.count(user)
+    tools = ToolStore(path, user)
+    try:
+        tables = tools.export_tables()
+    finally:
+        tools.close()
+    with PostgresTools(url) as shared_tools:
+        tools_copied = shared_tools.store(user).import_tables(tables)
+    turns = []
+    if history_path.exists():
+        local_history = History(history_path)
+        try:
+            turns = local_history.export_turns(user)
+        finally:
+            local_history.close()
+    shared_history = PostgresHistory(url)
+    try:
+        turns_copied = shared_history.import_turns(user, turns)
+    finally:
+        shared_history.close()
+    return {
+        "user": user,
+        "from": str(path),
+        "memories": len(memories),
+        "replaced_facts": sum(memory.replaced for memory in memories),
+        "copied": copied,
+        "already_there": len(memories) - copied,
+        "stored_at_target": stored,
+        "tools": {table.table: len(table.rows) for table in tables},
+        "tools_copied": tools_copied,
+        "history_turns": len(turns),
+        "history_copied": turns_copied,
+    }
 
 
 async def _bench_reasoner(args: argparse.Namespace) -> int:

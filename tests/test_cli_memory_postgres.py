@@ -4,11 +4,20 @@ commands on a real PostgreSQL, answering as the SQLite file does (MiniLM, loaded
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cloud.memory import Embedder, MemoryKind, NewMemory, SqliteMemoryStore
+from cloud.memory.user_data import user_file
+from cloud.tools.postgres_store import PostgresTools
+from cloud.tools.store import PriceSeen, ToolStore
 from companion.cli import main
+from gateway.history import History
+from gateway.history_postgres import PostgresHistory
+
+NOW = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
 
 MEMORIES = [
     {"text": "My car is on level 3.", "time": "2026-03-01T09:30:00Z", "source_id": "park-1"},
@@ -44,7 +53,7 @@ def _ranked(lines: list[str]) -> dict[str, list[str]]:
 
 
 def test_search_with_store_and_after_migrate_ranks_as_the_sqlite_file_does(
-    tmp_path: Path, postgres_dsn: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, postgres_dsn: str, capsys: pytest.CaptureFixture[str], minilm: Embedder
 ) -> None:
     memories = tmp_path / "add.jsonl"
     memories.write_text("\n".join(json.dumps(m) for m in MEMORIES) + "\n", encoding="utf-8")
@@ -61,12 +70,16 @@ def test_search_with_store_and_after_migrate_ranks_as_the_sqlite_file_does(
     assert in_sqlite["park"][0] == "park-1" and in_sqlite["food"][0] == "diet-1"
     assert in_postgres == in_sqlite
 
+    _keep_everything_else(tmp_path / "data", "cleo", minilm)
+    in_sqlite = _ranked(_run(capsys, *search, "--user", "cleo", *local))
     (report,) = _run(
         capsys, "memory", "migrate", "--user", "cleo", *local, "--to", postgres_dsn, "--json"
     )
     copied = json.loads(report)
-    assert (copied["memories"], copied["copied"], copied["stored_at_target"]) == (5, 5, 5)
-    assert "notes" in copied["left_in_sqlite"]
+    assert (copied["memories"], copied["copied"], copied["stored_at_target"]) == (7, 7, 7)
+    assert copied["replaced_facts"] == 1
+    assert (copied["tools_copied"], copied["history_copied"]) == (7, 2)
+    _assert_tools_and_history_arrived(postgres_dsn, "cleo")
     migrated = _ranked(_run(capsys, *search, "--user", "cleo", *shared))
     assert migrated == in_sqlite
 
@@ -80,7 +93,68 @@ def test_search_with_store_and_after_migrate_ranks_as_the_sqlite_file_does(
     (rerun,) = _run(
         capsys, "memory", "migrate", "--user", "cleo", *local, "--to", postgres_dsn, "--json"
     )
-    assert json.loads(rerun)["copied"] == 0
+    assert [json.loads(rerun)[key] for key in ("copied", "tools_copied", "history_copied")] == [
+        0,
+        0,
+        0,
+    ]
+    _assert_tools_and_history_arrived(postgres_dsn, "cleo")
+
+
+def _keep_everything_else(data_dir: Path, user: str, embedder: Embedder) -> None:
+    """A fact and the fact that replaced it, one of every kind of the user's tools' data,
+    and two History turns (one with its keyframe)."""
+    path = user_file(data_dir, user)
+    with SqliteMemoryStore(path, embedder) as memory:
+        for number, hours in ((12, 0), (31, 5)):
+            memory.add(
+                user,
+                NewMemory(
+                    f"My locker is number {number}.",
+                    time=NOW - timedelta(days=2, hours=-hours),
+                    kind=MemoryKind.FACT,
+                    slot="my locker",
+                ),
+            )
+    tools = ToolStore(path, user)
+    try:
+        tools.add_note("buy stamps", NOW)
+        tools.add_items(["oat milk", "bread"], NOW)
+        tools.add_reminder("call the dentist", NOW + timedelta(days=1), NOW, "reminder")
+        tools.add_price(PriceSeen("oat milk", "5000000000001", 1.8, "£1.80", "Corner Shop", NOW))
+        tools.start_trip(NOW, "Corner Shop")
+        tools.take("oat milk", 1.8, NOW)
+    finally:
+        tools.close()
+    (data_dir / "gateway").mkdir()
+    history = History(data_dir / "gateway" / "history.sqlite", clock=NOW.timestamp)
+    history.record_question(user, "s1", 1, "what does this say?")
+    history.record_keyframe(user, "s1", 1, b"jpeg bytes")
+    history.record_answer(user, "s1", 1, "It says EXIT.", "fast", 640.0)
+    history.record_question(user, "s1", 2, "how much was this last time?")
+    history.close()
+
+
+def _assert_tools_and_history_arrived(dsn: str, user: str) -> None:
+    with PostgresTools(dsn) as shared:
+        tools = shared.store(user)
+        assert tools.notes() == ["buy stamps"]
+        assert tools.items() == ["oat milk", "bread"]
+        assert [r.text for r in tools.pending_reminders()] == ["call the dentist"]
+        assert [(p.product, p.price, p.seen) for p in tools.prices()] == [("oat milk", 1.8, NOW)]
+        assert tools.trip() == (NOW, "Corner Shop")
+        assert [t.product for t in tools.basket(NOW)] == ["oat milk"]
+    history = PostgresHistory(dsn)
+    try:
+        newest, first = history.turns(user)
+        assert (first.question, first.answer, newest.question) == (
+            "what does this say?",
+            "It says EXIT.",
+            "how much was this last time?",
+        )
+        assert history.keyframe(user, first.id) == b"jpeg bytes"
+    finally:
+        history.close()
 
 
 def test_migrate_refuses_a_user_without_memories_and_a_non_postgresql_target(
