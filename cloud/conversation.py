@@ -20,10 +20,18 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from cloud.captions.captioner import Captioner
+from cloud.captions.commands import parse_switch
+from cloud.captions.listening import Listening, caption_fields
+from cloud.captions.live import english_transcriber
+from cloud.captions.translation import CaptionTranslator
 from cloud.config import CloudConfig
 from cloud.memory.records import Memory
 from cloud.memory.user_data import UserData, UserDirectory
 from cloud.model_work import ModelWorkers
+from cloud.notes.conversation_store import keep_record
+from cloud.notes.live import FinishedConversation
+from cloud.notes.memories import remember_notes
 from cloud.prompting.memory_prompt import build_answer_messages
 from cloud.prompting.recall import acknowledge_facts, direct_answer, recall, turn_memories
 from cloud.reasoning.interruption import unless_interrupted
@@ -57,12 +65,15 @@ from protocol import (
     Transcript,
 )
 from protocol.limits import MAX_QUEUED_TURNS
+from protocol.messages import Caption, CaptionAudio
 from protocol.privacy import may_leave
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Message], Awaitable[None]]
 APOLOGY = "Sorry, I couldn't answer that just now. Please try again."
+# The languages live captions listen for (detected among these, translated into English).
+CAPTION_LANGUAGES = ("en", "de", "es", "fr")
 
 
 @dataclass
@@ -163,6 +174,20 @@ class Conversation:
         # Turns fully handled (answered and remembered, refused, or failed): what a
         # caller waits on to know the memory writes after an AnswerDone are done too.
         self.turns_finished = 0
+        # Live captions, translation and conversation notes (cloud/captions/listening.py).
+        self.listening = Listening(
+            Captioner(
+                english_transcriber(models.transcriber, self._config.language),
+                session_id=session_id,
+                languages=CAPTION_LANGUAGES,
+            ),
+            run_model=self._caption_model,
+            send=self._send_caption,
+            keep=self._keep_conversation,
+            translator=CaptionTranslator(models.reasoner, lock=models.lock),
+            wall_clock=wall_clock,
+            clock=clock,
+        )
 
     def receive(self, message: Message) -> Error | None:
         """File a message, unless it is past one of the session's ceilings
@@ -188,6 +213,7 @@ class Conversation:
         self.speaking = speaking_after(self.speaking, message)
         if isinstance(message, Hello | Control):
             self.settings = apply_setting(self.settings, message)
+            self._listen_as_set()
             return
         if not may_leave(message, self.settings.privacy):
             self._refuse_private(message)
@@ -216,6 +242,8 @@ class Conversation:
             turn = self._turn(message.turn_id)
             turn.observation = message
             turn.seen.set()
+        elif isinstance(message, CaptionAudio):
+            self.listening.receive(message)
         elif isinstance(message, Keyframe):
             self._turn(message.turn_id).keyframe = message
         elif isinstance(message, Interrupt):
@@ -238,6 +266,12 @@ class Conversation:
             self._ready.put_nowait(Turn(message.turn_id, refused=reason))
 
     async def run(self) -> None:
+        """Answer turns in order until cancelled; captions and notes run beside them, and
+        the conversation being noted is written when the session ends."""
+        async with self.listening.alongside():
+            await self._answer_turns()
+
+    async def _answer_turns(self) -> None:
         """Answer turns in order until cancelled."""
         while True:
             turn = await self._ready.get()
@@ -301,6 +335,8 @@ class Conversation:
             await self._send(self._out.make(Transcript, turn_id=turn.turn_id, text=question))
             if not question.strip():
                 return  # nothing was said: no answer, the client reports "no speech heard"
+            if await self._listening_turn(turn, question):
+                return
         if turn.visual and turn.observation is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(turn.seen.wait(), self._config.observation_wait_s)
@@ -338,6 +374,60 @@ class Conversation:
         self.answered += 1
         if data is not None and APOLOGY not in text and not turn.interrupted.is_set():
             await self._remember(data, turn, question, text, now)
+
+    # -- captions, translation and notes (cloud/captions/listening.py) ---------
+
+    def _listen_as_set(self) -> None:
+        chosen = self.settings
+        self.listening.switch(
+            captions=chosen.captions, notes=chosen.notes, translate_to=chosen.translate_to
+        )
+
+    async def _listening_turn(self, turn: Turn, said: str) -> bool:
+        """A spoken switch ("captions on", "stop taking notes") is carried out and the
+        device told; while captions or notes are on, other speech is heard, not answered."""
+        switch = parse_switch(said)
+        if switch is not None:
+            control = self._out.make(Control, action=switch.action, value=switch.value)
+            self.settings = apply_setting(self.settings, control)
+            self._listen_as_set()
+            await self._send(control)
+            await self._say(turn, switch.confirmation)
+            return True
+        if not self.listening.listening:
+            return False
+        await self._send(
+            self._out.make(
+                AnswerDone, turn_id=turn.turn_id, text="", mode="fast", stages=tuple(turn.stages)
+            )
+        )
+        return True
+
+    async def _caption_model(self, transcribe: Callable[[], Caption]) -> Caption:
+        async with self._models.lock, asyncio.timeout(self._config.answer_timeout_s):
+            return await self._models.workers.run(transcribe)
+
+    async def _send_caption(self, caption: Caption) -> None:
+        await self._send(self._out.make(Caption, **caption_fields(caption)))
+
+    async def _keep_conversation(self, finished: FinishedConversation) -> None:
+        """A noted conversation: its summary and action items become memories (the
+        conversation their source), its record goes to the Conversations page."""
+        data = await self._user_data()
+        users = self._models.users
+        if data is None or users is None:
+            return
+        await self._models.workers.run(
+            functools.partial(
+                remember_notes,
+                data.memory,
+                self.user,
+                finished.notes,
+                conversation_id=finished.conversation_id,
+                started_at=finished.started_at,
+            )
+        )
+        await asyncio.to_thread(keep_record, users.data_dir, self.user, finished)
 
     async def notify(self, text: str, *, category: str, ref: str, due: str) -> None:
         """Tell the wearer something unasked (a reminder that came due)."""

@@ -19,6 +19,8 @@ from protocol.privacy import parse_privacy
 
 # The values a Control may give an on/off setting.
 SWITCH = {"on": True, "off": False, "true": True, "false": False}
+# A language named for translation ("german", "de"); longer is not a language.
+MAX_LANGUAGE_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,11 @@ class SessionSettings:
     mode: AnswerMode = "auto"
     # In a shop: prices seen are remembered, and product questions use the shopping tools.
     shopping: bool = False
+    # Live captions of what the wearer hears, and conversation notes (opt-in, off by
+    # default; cloud/captions, cloud/notes), and the language captions are put into.
+    captions: bool = False
+    notes: bool = False
+    translate_to: str = ""
 
     def mode_for(self, asked: AnswerMode) -> AnswerMode:
         """A turn's own mode wins; "auto" defers to what the wearer chose for the session."""
@@ -44,4 +51,10 @@ def apply_setting(settings: SessionSettings, message: Hello | Control) -> Sessio
         return dataclasses.replace(settings, mode=mode)
     if message.action == "shopping" and message.value in SWITCH:
         return dataclasses.replace(settings, shopping=SWITCH[message.value])
+    if message.action == "captions" and message.value in SWITCH:
+        return dataclasses.replace(settings, captions=SWITCH[message.value])
+    if message.action == "notes" and message.value in SWITCH:
+        return dataclasses.replace(settings, notes=SWITCH[message.value])
+    if message.action == "translate" and len(message.value) <= MAX_LANGUAGE_CHARS:
+        return dataclasses.replace(settings, translate_to=message.value.strip().lower())
     return settings

@@ -298,6 +298,9 @@ class DeviceStatus(Envelope):
     lost_audio_packets: int = 0
     photos: int = 0
     problem: str = ""
+    # Conversation notes are being taken (the wearer turned them on): glasses with an
+    # LED light it, so the people nearby can see they are being noted.
+    notes: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -319,6 +322,30 @@ class Caption(Envelope):
     translated: bool = False
     speech_start: float = 0.0
     speech_end: float = 0.0
+    # The final text put into another language ("translate to …"), and that language.
+    translation: str = ""
+    translation_language: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaptionAudio(Envelope):
+    """The audio of one caption line, for the cloud to caption (edge → cloud).
+
+    Sent only while live captions or conversation notes are on: each revision
+    carries the whole line so far (`final` False), then the line's final audio
+    once its speech ended. `pcm` is in `codec` ("pcm" s16le, or "opus" as in
+    `SpeechSegment`); a line is at most a few seconds, so it fits one message.
+    `speech_start`/`speech_end` bound the line's speech on the edge's clock.
+    """
+
+    kind: ClassVar[str] = "caption_audio"
+    line_id: int
+    pcm: bytes
+    sample_rate: int = 16_000
+    codec: str = "pcm"
+    final: bool = False
+    speech_start: float = 0.0
+    speech_end: float = 0.0
 
 
 Message = (
@@ -338,6 +365,7 @@ Message = (
     | Notification
     | DeviceStatus
     | Caption
+    | CaptionAudio
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -359,5 +387,6 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Notification,
         DeviceStatus,
         Caption,
+        CaptionAudio,
     )
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from protocol.messages import (
     PRIVACY_MODES,
+    CaptionAudio,
     Interrupt,
     Keyframe,
     Message,
@@ -74,8 +75,8 @@ def may_leave(message: Message, privacy: PrivacyMode) -> bool:
     Control, Ack, DeviceStatus) carries neither and always goes.
     """
     policy = policy_for(privacy)
-    if isinstance(message, SpeechSegment | Query | Interrupt):
-        return policy.questions_leave
+    if isinstance(message, SpeechSegment | Query | Interrupt | CaptionAudio):
+        return policy.questions_leave  # caption audio is what people near the wearer said
     if isinstance(message, Keyframe):
         return policy.frames_leave
     if isinstance(message, Observation):

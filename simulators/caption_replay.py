@@ -31,8 +31,8 @@ import onnxruntime as ort
 
 from cloud.captions import Captioner
 from cloud.notes import ConversationNotes, NoteLine, label_speakers, take_notes, voice_print
+from edge.audio.caption_tap import caption_listener as edge_caption_listener
 from edge.audio.captions import CaptionConfig, CaptionPlanner, CaptionRequest
-from edge.audio.endpointing import EndpointConfig
 from edge.audio.listener import Listener
 from edge.audio.vad import SileroVad
 from edge.config import EdgeConfig
@@ -73,20 +73,9 @@ class TimedCaption:
 
 
 def caption_listener(vad_session: ort.InferenceSession, config: EdgeConfig) -> Listener:
-    """The edge's listener for captions: Silero VAD and the endpointer's pause rules,
-    with no semantic end-of-turn model. A question waits for the speaker to finish
-    their thought; a caption line ends at any pause, whoever speaks next.
-
-    `vad_session` is the shared Silero session (`EdgeModels.vad_session`).
-    """
-    return Listener(
-        SileroVad(vad_session),
-        EndpointConfig(
-            end_silence_ms=config.end_silence_ms,
-            pre_roll_ms=config.pre_roll_ms,
-            min_speech_ms=config.min_speech_ms,
-        ),
-    )
+    """The edge's captions listener (edge/audio/caption_tap.py) on the shared Silero session
+    (`EdgeModels.vad_session`)."""
+    return edge_caption_listener(SileroVad(vad_session), config)
 
 
 def caption_recording(

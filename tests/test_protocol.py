@@ -38,7 +38,7 @@ from protocol import (
     encode,
 )
 from protocol.latency import breakdown, total_ms
-from protocol.messages import Caption
+from protocol.messages import Caption, CaptionAudio
 
 BASE = {"session_id": "s-1", "seq": 7, "sent_at": 12.5}
 
@@ -95,6 +95,9 @@ EXAMPLES: list[Message] = [
         translated=True,
         speech_start=1.25,
         speech_end=2.5,
+    ),
+    CaptionAudio(
+        **BASE, line_id=4, pcm=b"\x01\x00" * 8, final=True, speech_start=1.25, speech_end=2.5
     ),
 ]
 
