@@ -120,6 +120,11 @@ class TripTotal:
     pass
 
 
+@dataclass(frozen=True)
+class WhichCheaper:
+    """ "Which is cheaper?" among the products in view."""
+
+
 ShoppingIntent = (
     ShoppingMode
     | CanEat
@@ -130,6 +135,7 @@ ShoppingIntent = (
     | PriceHistory
     | WhichWouldLike
     | TripTotal
+    | WhichCheaper
 )
 SHOPPING_INTENTS = (
     ShoppingMode,
@@ -141,6 +147,7 @@ SHOPPING_INTENTS = (
     PriceHistory,
     WhichWouldLike,
     TripTotal,
+    WhichCheaper,
 )
 
 Intent = (
@@ -319,6 +326,15 @@ _WHICH_LIKE = (
     ),
     re.compile(rf"^which (?:of these|one) should (?:i|we) (?:get|buy|pick|choose) for {_WHO}$", _I),
 )
+_WHICH_CHEAPER = (
+    re.compile(
+        r"^(?:which|what)(?: one)?(?: of (?:these|those|them|the \w+))?(?: one)?"
+        r" (?:is|are|'s|would be) (?:the )?(?:cheaper|cheapest|better value|best value"
+        r"|less expensive|least expensive)(?: one)?$",
+        _I,
+    ),
+    re.compile(r"^(?:which|what)(?: one)? costs? (?:less|the least)$", _I),
+)
 _TOTAL = (
     re.compile(r"^(?:what's|what is|whats) (?:the|my|our) (?:running )?total(?: so far)?$", _I),
     re.compile(
@@ -419,6 +435,8 @@ def _shopping_intent(text: str) -> ShoppingIntent | None:
             return WhichWouldLike(_person(match.group("who")))
     if any(pattern.match(text) for pattern in _TOTAL):
         return TripTotal()
+    if any(pattern.match(text) for pattern in _WHICH_CHEAPER):
+        return WhichCheaper()
     return None
 
 

@@ -39,6 +39,7 @@ from cloud.tools.intents import (
     ShoppingMode,
     TookIt,
     TripTotal,
+    WhichCheaper,
     WhichWouldLike,
     parse_intent,
 )
@@ -524,6 +525,60 @@ def _phrase_score(phrase: str, line: str) -> float:
     return sum(_singular(w) in squashed for w in wanted) / len(wanted)
 
 
+# -- which is cheaper? -------------------------------------------------------------
+
+
+_UNIT_BASE = {"g": ("g", 1.0), "kg": ("g", 1000.0), "ml": ("ml", 1.0), "cl": ("ml", 10.0)}
+_UNIT_BASE["L"] = ("ml", 1000.0)
+
+
+def quantity(size: str) -> tuple[str, float] | None:
+    """ "500g" → ("g", 500), "1L" → ("ml", 1000), "5 x 30g" → ("g", 150); None if unknown."""
+    match = re.fullmatch(r"(?:(\d+) x )?(\d+(?:\.\d+)?)(g|kg|ml|cl|L)", size.strip())
+    if match is None:
+        return None
+    unit, factor = _UNIT_BASE[match[3]]
+    return unit, float(match[2]) * factor * (int(match[1]) if match[1] else 1)
+
+
+def cheaper_answer(products: Sequence[ProductLabel]) -> str:
+    """ "Which is cheaper?": the labels in view by price, per 100 g or ml where sizes differ."""
+    priced = [(p, amount) for p in products if (amount := parse_amount(p.price)) is not None]
+    if len(priced) < 2:
+        if priced:
+            label, amount = priced[0]
+            return (
+                f"I can only read one price here: {_shown(label)} is"
+                f" {money(amount, label.price)}. Step back so I can see the other labels."
+            )
+        return "I can't read the prices in front of you. Hold the shelf labels up to the glasses."
+    sizes = [quantity(p.size) for p, _ in priced]
+    units = {size[0] for size in sizes if size is not None}
+    if all(sizes) and len(units) == 1 and len({size[1] for size in sizes if size}) > 1:
+        unit = units.pop()
+        per = [
+            (p, amount * 100 / size[1])
+            for (p, amount), size in zip(priced, sizes, strict=True)
+            if size
+        ]
+        (low, low_rate), (high, high_rate) = sorted(per, key=lambda item: item[1])[:2]
+        return (
+            f"The {_shown(low)} is cheaper for its size: {money(low_rate, low.price)}"
+            f" per 100{unit}, against {money(high_rate, high.price)} for the {_shown(high)}."
+        )
+    (best_label, best), (next_label, second) = sorted(priced, key=lambda item: item[1])[:2]
+    if abs(best - second) < 0.005:
+        return f"They cost the same: {money(best, best_label.price)} each."
+    return (
+        f"The {_shown(best_label)} is cheaper at {money(best, best_label.price)}; the"
+        f" {_shown(next_label)} is {money(second, next_label.price)}."
+    )
+
+
+def _shown(label: ProductLabel) -> str:
+    return label.name or product_name(label) or "product"
+
+
 # -- the turn ---------------------------------------------------------------------
 
 
@@ -605,8 +660,12 @@ def answer_shopping(
             return "I can't read a price on what's in front of you."
         return price_answer(tools.prices(), current, intent.thing, now)
     if isinstance(intent, WhichWouldLike):
-        lines = [line.text for line in seen.ocr] if seen is not None else []
+        # Several labels in view: their names; otherwise every line of text in the frame.
+        named = [p.name for p in seen.products if p.name] if seen is not None else []
+        lines = named if len(named) >= 2 else [line.text for line in seen.ocr] if seen else []
         return like_answer(lines, intent.who, remembered_people(memory, user))
+    if isinstance(intent, WhichCheaper):
+        return cheaper_answer(seen.products if seen is not None else ())
     if isinstance(intent, TripTotal):
         return total_answer(tools, now)
     assert isinstance(intent, ShoppingMode)  # the conversation handles it in shopping_turn

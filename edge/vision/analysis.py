@@ -13,12 +13,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.barcodes import BarcodeReader
+from edge.vision.barcodes import BarcodeReader, LocatedCode, LocatingBarcodeReader
 from edge.vision.boxes import Box
 from edge.vision.classifier import ImageClassifier
 from edge.vision.faces import FaceDetector, FaceStageError, redact_faces
 from edge.vision.hands import HandTracker, crop, pointed_region, pointing_ray
-from edge.vision.ocr import Ocr
+from edge.vision.label_regions import read_products
+from edge.vision.ocr import LocatedOcr, Ocr, TextBox
 from edge.vision.product_label import parse_label
 from protocol.messages import Label, OcrLine, ProductLabel
 
@@ -130,7 +131,7 @@ class KeyframeAnalyser:
         started = self._clock()
         errors: list[str] = []
         labels: tuple[Label, ...] = ()
-        reading = self._worker().submit(self._ocr.read, image)
+        reading = self._worker().submit(self._read_text, image)
         pointed = self._pointed_region(image, errors)
         try:
             labels = tuple(self._classifier.classify(image, k=self._labels))
@@ -150,8 +151,10 @@ class KeyframeAnalyser:
                 errors.append(f"objects: {type(exc).__name__}: {exc}")
         codes = self._barcodes(image, errors)
         lines: tuple[OcrLine, ...] = ()
+        boxes: list[TextBox] | None = None
         try:
-            lines = tuple(reading.result())
+            read, boxes = reading.result()
+            lines = tuple(read)
         except Exception as exc:
             log.warning("OCR failed on a keyframe; continuing without text", exc_info=True)
             # OCR's error goes first, as it did when the stages ran one after another.
@@ -162,8 +165,8 @@ class KeyframeAnalyser:
             analysed_ms=(self._clock() - started) * 1000.0,
             errors=tuple(errors),
             pointed=pointed,
-            barcodes=codes,
-            products=_products(lines, errors),
+            barcodes=tuple(code.code for code in codes),
+            products=_products(lines, boxes, codes, errors),
         )
 
     def close(self) -> None:
@@ -179,16 +182,30 @@ class KeyframeAnalyser:
                 self._workers = ThreadPoolExecutor(2, thread_name_prefix="keyframe")
             return self._workers
 
-    def _barcodes(self, image: npt.NDArray[np.uint8], errors: list[str]) -> tuple[str, ...]:
-        """The product-barcode stage: in the caller's thread, beside OCR (a few ms of OpenCV)."""
+    def _read_text(
+        self, image: npt.NDArray[np.uint8]
+    ) -> tuple[list[OcrLine], list[TextBox] | None]:
+        """OCR's lines, and their boxes where the OCR gives them (to split several labels)."""
+        if isinstance(self._ocr, LocatedOcr):
+            boxes = self._ocr.read_boxes(image)
+            return [OcrLine(text=box.text, score=box.score) for box in boxes], boxes
+        return self._ocr.read(image), None
+
+    def _barcodes(self, image: npt.NDArray[np.uint8], errors: list[str]) -> list[LocatedCode]:
+        """The product-barcode stage: in the caller's thread, beside OCR (a few ms of OpenCV).
+
+        A reader that cannot say where a code is gives each one the frame's centre."""
         if self.barcodes is None:
-            return ()
+            return []
         try:
-            return tuple(self.barcodes.read(image))
+            if isinstance(self.barcodes, LocatingBarcodeReader):
+                return self.barcodes.read_located(image)
+            height, width = image.shape[:2]
+            return [LocatedCode(c, width / 2, height / 2) for c in self.barcodes.read(image)]
         except Exception as exc:
             log.warning("barcode reader failed on a keyframe", exc_info=True)
             errors.append(f"barcodes: {type(exc).__name__}: {exc}")
-            return ()
+            return []
 
     def _pointed_region(self, image: npt.NDArray[np.uint8], errors: list[str]) -> Box | None:
         if self.hands is None:
@@ -207,9 +224,17 @@ class KeyframeAnalyser:
         return None
 
 
-def _products(lines: tuple[OcrLine, ...], errors: list[str]) -> tuple[ProductLabel, ...]:
-    """The label-parsing stage: pure text rules over what OCR read."""
+def _products(
+    lines: tuple[OcrLine, ...],
+    boxes: list[TextBox] | None,
+    codes: list[LocatedCode],
+    errors: list[str],
+) -> tuple[ProductLabel, ...]:
+    """The label-parsing stage: pure text rules over what OCR read, one label per
+    cluster of lines where the OCR says where its lines are (edge/vision/label_regions.py)."""
     try:
+        if boxes is not None:
+            return read_products(boxes, codes)
         label = parse_label([line.text for line in lines])
     except Exception as exc:
         log.warning("product label parser failed on a keyframe", exc_info=True)

@@ -12,7 +12,8 @@ misread product number would be matched against the wrong price history.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -33,6 +34,24 @@ class BarcodeReader(Protocol):
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[str]:
         """Each code's content once: digits for EAN/UPC, the text for a QR code."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedCode:
+    """A decoded code and the centre of its symbol, in the image's pixels."""
+
+    code: str
+    x: float
+    y: float
+
+
+@runtime_checkable
+class LocatingBarcodeReader(BarcodeReader, Protocol):
+    """A `BarcodeReader` that also says where each code is (to match it to its label)."""
+
+    def read_located(self, image: npt.NDArray[np.uint8]) -> list[LocatedCode]:
+        """The codes of `read`, in the same order, each with where it was found."""
         ...
 
 
@@ -66,17 +85,21 @@ class OpenCvBarcodeReader:
         self._qr = cv2.QRCodeDetector()
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[str]:
+        return [found.code for found in self.read_located(image)]
+
+    def read_located(self, image: npt.NDArray[np.uint8]) -> list[LocatedCode]:
         scaled = fit_longest_side(image, self._max_side)
         gray = np.asarray(
             scaled if scaled.ndim == 2 else cv2.cvtColor(scaled, cv2.COLOR_BGR2GRAY), np.uint8
         )
-        found: list[str] = []
-        for code in (*self._linear_codes(gray), *self._qr_codes(gray)):
-            if code and code not in found:
-                found.append(code)
+        back = max(image.shape[:2]) / max(gray.shape[:2])
+        found: list[LocatedCode] = []
+        for code, x, y in (*self._linear_codes(gray), *self._qr_codes(gray)):
+            if code and all(code != seen.code for seen in found):
+                found.append(LocatedCode(code, x * back, y * back))
         return found
 
-    def _linear_codes(self, gray: npt.NDArray[np.uint8]) -> list[str]:
+    def _linear_codes(self, gray: npt.NDArray[np.uint8]) -> list[tuple[str, float, float]]:
         """Two tries: the frame as it is, then sharpened and enlarged.
 
         A barcode at arm's length is one or two pixels a bar, softened by the
@@ -84,23 +107,50 @@ class OpenCvBarcodeReader:
         recover a quarter of those the first try misses on the product set, so
         the second try runs only when the first read nothing.
         """
-        for attempt in (gray, _sharpened(gray)):
-            ok, decoded, _types, _points = self._linear.detectAndDecodeWithType(attempt)
+        for attempt, scale in ((gray, 1.0), (_sharpened(gray), ENLARGE)):
+            ok, decoded, _types, points = self._linear.detectAndDecodeWithType(attempt)
             codes = (
-                [_as_ean13(code) for code in decoded if valid_product_number(code)] if ok else []
+                [
+                    (_as_ean13(code), *_centre(corners, scale))
+                    for code, corners in zip(decoded, _corners(points, len(decoded)), strict=True)
+                    if valid_product_number(code)
+                ]
+                if ok
+                else []
             )
             if codes:
                 return codes
         return []
 
-    def _qr_codes(self, gray: npt.NDArray[np.uint8]) -> list[str]:
+    def _qr_codes(self, gray: npt.NDArray[np.uint8]) -> list[tuple[str, float, float]]:
         try:
-            ok, decoded, _points, _straight = self._qr.detectAndDecodeMulti(gray)
+            ok, decoded, points, _straight = self._qr.detectAndDecodeMulti(gray)
         except cv2.error:
             # OpenCV raises on some degenerate candidate quadrilaterals; no QR code then.
             log.debug("QR detector failed on a keyframe", exc_info=True)
             return []
-        return [text for text in decoded if text] if ok else []
+        if not ok:
+            return []
+        return [
+            (text, *_centre(corners, 1.0))
+            for text, corners in zip(decoded, _corners(points, len(decoded)), strict=True)
+            if text
+        ]
+
+
+def _corners(points: object, count: int) -> list[npt.NDArray[np.float32]]:
+    """Each decoded code's four corners (OpenCV may give none: then the frame's origin)."""
+    if points is None:
+        return [np.zeros((4, 2), np.float32)] * count
+    array = np.asarray(points, np.float32).reshape(-1, 4, 2)
+    if len(array) != count:
+        return [np.zeros((4, 2), np.float32)] * count
+    return list(array)
+
+
+def _centre(corners: npt.NDArray[np.float32], scale: float) -> tuple[float, float]:
+    x, y = corners.mean(axis=0) / scale
+    return float(x), float(y)
 
 
 def _sharpened(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import cv2
 import numpy as np
@@ -63,11 +63,31 @@ class TextBox:
     left: float
     top: float
     bottom: float
+    right: float = 0.0
 
     @classmethod
     def from_corners(cls, corners: Iterable[Sequence[float]], text: str, score: float) -> TextBox:
         xs, ys = zip(*((float(x), float(y)) for x, y in corners), strict=True)
-        return cls(text=text, score=score, left=min(xs), top=min(ys), bottom=max(ys))
+        return cls(text=text, score=score, left=min(xs), top=min(ys), bottom=max(ys), right=max(xs))
+
+    def scaled(self, factor: float) -> TextBox:
+        return TextBox(
+            text=self.text,
+            score=self.score,
+            left=self.left * factor,
+            top=self.top * factor,
+            bottom=self.bottom * factor,
+            right=self.right * factor,
+        )
+
+
+@runtime_checkable
+class LocatedOcr(Ocr, Protocol):
+    """An `Ocr` that also says where each line is (the product stage splits labels by it)."""
+
+    def read_boxes(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
+        """The lines of `read`, in the same order, with their boxes in `image`'s pixels."""
+        ...
 
 
 def in_reading_order(boxes: Iterable[TextBox]) -> list[TextBox]:
@@ -104,16 +124,20 @@ class RapidOcr:
         self._engine = _build_engine(detector, recogniser, direction, threads or all_cores())
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
+        return [OcrLine(text=box.text, score=box.score) for box in self.read_boxes(image)]
+
+    def read_boxes(self, image: npt.NDArray[np.uint8]) -> list[TextBox]:
         if image.ndim == 2:
             image = cast("npt.NDArray[np.uint8]", cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
         scaled = fit_longest_side(image, self._max_side)
         found, _timings = self._engine(scaled)
+        back = max(image.shape[:2]) / max(scaled.shape[:2])  # boxes in the caller's pixels
         boxes = [
-            TextBox.from_corners(corners, str(text), float(score))
+            TextBox.from_corners(corners, str(text), float(score)).scaled(back)
             for corners, text, score in found or ()
             if float(score) >= self._min_score and str(text).strip()
         ]
-        return [OcrLine(text=box.text, score=box.score) for box in in_reading_order(boxes)]
+        return in_reading_order(boxes)
 
 
 def _build_engine(detector: Path, recogniser: Path, direction: Path, threads: int) -> Any:
