@@ -30,6 +30,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from edge.audio.caption_tap import CaptionTap, caption_listener
+from edge.audio.vad import SileroVad
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.runtime import EdgeRuntime
@@ -40,6 +42,7 @@ from gateway.sessions.history_feed import HistoryFeed
 from gateway.sessions.lifecycle import CloudBoundSession
 from gateway.sessions.peer_link import PeerLink
 from gateway.sessions.settings import (
+    LISTENING_SWITCHES,
     AppSettings,
     EnforceRetention,
     Refusal,
@@ -131,6 +134,14 @@ class AppSession(CloudBoundSession):
             self._to_cloud,
             config=config,
         )
+        # Live captions and notes: a tap on the phone's audio beside the edge pipeline,
+        # listening only while the wearer has either on (off by default).
+        self.captions = CaptionTap(
+            caption_listener(SileroVad(deps.edge_models.vad_session), config),
+            self._up,
+            self._to_cloud,
+            privacy=lambda: self.settings.privacy,
+        )
 
     @classmethod
     async def open(
@@ -213,6 +224,7 @@ class AppSession(CloudBoundSession):
     def _settle(self, settings: AppSettings) -> None:
         """Adopt new settings; the edge pipeline runs under the same mode and privacy."""
         self.settings = settings
+        self.captions.switch(captions=settings.captions, notes=settings.notes)
         config = self.runtime.config
         if (config.privacy, config.mode) != (settings.privacy, settings.mode):
             self.runtime.config = dataclasses.replace(
@@ -235,7 +247,7 @@ class AppSession(CloudBoundSession):
 
     async def _run_edge(self) -> None:
         try:
-            await self.runtime.run(self.source.items())
+            await self.runtime.run(self.captions.tap(self.source.items()))
         except Exception:
             log.exception("session %s: edge pipeline failed", self.session_id)
             self._send_error("edge_failed", "listening stopped; reconnect to start again")
@@ -272,6 +284,8 @@ class AppSession(CloudBoundSession):
                     continue
                 # The edge's turn tracker hears every answer begin and end, as on any edge.
                 self.runtime.received(message)
+                if isinstance(message, Control) and message.action in LISTENING_SWITCHES:
+                    self._heard_switch(message)  # said aloud: "captions on", "stop taking notes"
                 self._history.received(message)
                 if isinstance(message, AnswerAudio):
                     # Heard on the app's audio track; its PCM would only crowd the channel.
@@ -282,6 +296,13 @@ class AppSession(CloudBoundSession):
         except ConnectionClosed:
             pass
         await self._cloud_lost()
+
+    def _heard_switch(self, control: Control) -> None:
+        """The cloud heard the wearer turn captions or notes on or off: the tap follows, and
+        the app (which gets the Control too) shows it."""
+        applied = apply_control(self.settings, control)
+        if applied.refusal is None:
+            self._settle(applied.settings)
 
     def send_to_app(self, message: Message) -> None:
         """Number the message, keep it until acked, and send it if the app is connected."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from protocol import ANSWER_MODES, AnswerMode, Control, PrivacyMode
-from protocol.privacy import parse_privacy
+from protocol.privacy import parse_privacy, policy_for
 
 FACE_BLUR_LOCKED = (
     "face blur stays on: bystanders' faces are always blurred before a frame leaves; "
@@ -35,6 +35,10 @@ class AppSettings:
     mode: AnswerMode = "auto"
     paused: bool = False
     retention_days: int = 0  # 0 = keep until deleted
+    # Live captions and conversation notes (opt-in, off by default); the captions' language.
+    captions: bool = False
+    notes: bool = False
+    translate_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,8 @@ def apply_control(settings: AppSettings, control: Control) -> Applied:
         return Applied(settings, (TellCloud(action, value),))  # always so; the cloud still hears
     if action in CLOUD_SWITCHES and value in ("on", "off"):
         return Applied(settings, (TellCloud(action, value),))  # the cloud's to keep
+    if action in LISTENING_SWITCHES:
+        return _listening(settings, action, value)
     if action == "retention" and _is_days(value):
         days = int(value)
         effects = (EnforceRetention(days * SECONDS_PER_DAY),) if days else ()
@@ -117,6 +123,35 @@ def apply_control(settings: AppSettings, control: Control) -> Applied:
     return Applied(
         settings, refusal=Refusal("bad_control", f"unknown setting {action!r}={value!r}")
     )
+
+
+# What the wearer hears, captioned or noted: the gateway's tap and the cloud both follow it.
+LISTENING_SWITCHES = ("captions", "notes", "translate")
+# Languages captions may be put into (cloud/captions/commands.py names them).
+TRANSLATE_TO = ("", "de", "es", "fr", "it", "pt", "nl", "zh", "ja")
+LISTENING_LOCAL_ONLY = (
+    "local-only mode: captions and notes need the server's speech recognition, and nothing "
+    "leaves this phone; switch privacy to standard or no-camera to use them"
+)
+
+
+def _listening(settings: AppSettings, action: str, value: str) -> Applied:
+    """Captions, notes or the captions' language; refused where nothing may leave."""
+    if action == "translate":
+        if value not in TRANSLATE_TO:
+            return Applied(
+                settings, refusal=Refusal("bad_control", f"cannot translate to {value!r}")
+            )
+        return Applied(replace(settings, translate_to=value), (TellCloud(action, value),))
+    if value not in ("on", "off"):
+        return Applied(settings, refusal=Refusal("bad_control", f"{action} is on or off"))
+    on = value == "on"
+    if on and not policy_for(settings.privacy).questions_leave:
+        return Applied(settings, refusal=Refusal("local_only", LISTENING_LOCAL_ONLY))
+    changed = (
+        replace(settings, captions=on) if action == "captions" else replace(settings, notes=on)
+    )
+    return Applied(changed, (TellCloud(action, value),))
 
 
 def _is_days(value: str) -> bool:
