@@ -317,6 +317,7 @@ function sendSettings() {
   send("control", { action: "privacy", value: state.settings.privacy });
   send("control", { action: "retention", value: String(state.settings.retention) });
   if (state.paused) send("control", { action: "pause", value: "" });
+  sendListening();
 }
 
 function onMessage(data) {
@@ -372,6 +373,12 @@ function handle(message) {
       break;
     case "notification":
       setStatus("live", `Reminder: ${message.text}`);
+      break;
+    case "caption":
+      showCaption(message);
+      break;
+    case "control":
+      heardSwitch(message);
       break;
     default:
       break;
@@ -648,6 +655,84 @@ function setupMemory() {
   $("#history-refresh").addEventListener("click", loadHistory);
 }
 
+// ---- captions and notes ---------------------------------------------------
+// Off by default and not remembered between visits: the wearer turns them on for
+// a conversation. Notes show an indicator while they are being taken.
+
+const listening = { captions: false, notes: false, translate: "", finals: 0 };
+const MAX_CAPTION_LINES = 30;
+
+function sendListening() {
+  if (listening.captions) send("control", { action: "captions", value: "on" });
+  if (listening.notes) send("control", { action: "notes", value: "on" });
+  if (listening.translate) send("control", { action: "translate", value: listening.translate });
+}
+
+function showListening() {
+  $("#captions-on").checked = listening.captions;
+  $("#notes-on").checked = listening.notes;
+  $("#translate-to").value = listening.translate;
+  $('[data-testid="captions"]').hidden = !listening.captions;
+  $('[data-testid="notes-indicator"]').hidden = !listening.notes;
+}
+
+function heardSwitch(control) {
+  // The wearer said "captions on" / "stop taking notes": the toggles follow.
+  if (control.action === "captions" || control.action === "notes") listening[control.action] = control.value === "on";
+  else if (control.action === "translate") listening.translate = control.value;
+  else return;
+  showListening();
+}
+
+function captionLine(message) {
+  const line = el("li", "caption-line");
+  line.dataset.line = String(message.line_id);
+  const language = el("span", "caption-language", (message.language || "?").toUpperCase());
+  language.dataset.testid = "caption-language";
+  language.title = message.translated ? `heard in ${message.language}, shown in English` : `heard in ${message.language}`;
+  line.append(language, el("span", "caption-text", message.text));
+  return line;
+}
+
+function showCaption(message) {
+  const finals = $('[data-testid="caption-finals"]');
+  const live = $('[data-testid="caption-live"]');
+  if (!message.final) {
+    live.replaceChildren(captionLine(message));
+    live.dataset.line = String(message.line_id);
+    return;
+  }
+  let line = finals.querySelector(`[data-line="${message.line_id}"]`);
+  if (!line) {
+    line = captionLine(message);
+    finals.append(line);
+    listening.finals += 1;
+    finals.dataset.count = String(listening.finals);
+    while (finals.children.length > MAX_CAPTION_LINES) finals.firstElementChild.remove();
+  }
+  if (message.translation) {
+    const translated = el("span", "caption-translation", message.translation);
+    translated.dataset.testid = "caption-translation";
+    line.append(translated);
+  }
+  if (live.dataset.line === String(message.line_id)) { live.replaceChildren(); delete live.dataset.line; }
+}
+
+function setupListening() {
+  const toggle = (action, input) => input.addEventListener("change", () => {
+    listening[action] = input.checked;
+    showListening();
+    send("control", { action, value: input.checked ? "on" : "off" });
+  });
+  toggle("captions", $("#captions-on"));
+  toggle("notes", $("#notes-on"));
+  $("#translate-to").addEventListener("change", (event) => {
+    listening.translate = event.target.value;
+    send("control", { action: "translate", value: listening.translate });
+  });
+  showListening();
+}
+
 // ---- navigation -----------------------------------------------------------
 
 function show(page) {
@@ -666,6 +751,7 @@ async function main() {
     button.addEventListener("click", () => show(button.dataset.nav));
   }
   setupLive();
+  setupListening();
   setupPrivacy();
   setupMemory();
   applyCaptureSettings();
