@@ -16,7 +16,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +258,7 @@ def _copy_user(user: str, path: Path, history_path: Path, url: str) -> dict[str,
         tables = tools.export_tables()
     finally:
         tools.close()
-    with PostgresTools(url) as shared_tools:
+    with closing(PostgresTools(url)) as shared_tools:
         tools_copied = shared_tools.store(user).import_tables(tables)
     turns = []
     if history_path.exists():

@@ -4,6 +4,7 @@ commands on a real PostgreSQL, answering as the SQLite file does (MiniLM, loaded
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def _keep_everything_else(data_dir: Path, user: str, embedder: Embedder) -> None
 
 
 def _assert_tools_and_history_arrived(dsn: str, user: str) -> None:
-    with PostgresTools(dsn) as shared:
+    with closing(PostgresTools(dsn)) as shared:
         tools = shared.store(user)
         assert tools.notes() == ["buy stamps"]
         assert tools.items() == ["oat milk", "bread"]

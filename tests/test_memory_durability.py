@@ -1,4 +1,9 @@
-"""A crash or an error in the middle of a write leaves the memory store as it was."""
+"""A crash or an error in the middle of a write leaves the memory store as it was.
+
+Every promise is kept by both stores: the SQLite file, and a real PostgreSQL 15
+(tests/postgres.py) that other workers share; the few about SQLite's own files
+say so in their name.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from cloud.memory import HashingEmbedder, MemoryStoreError, NewMemory, SqliteMemoryStore
+from cloud.memory import Embedder, HashingEmbedder, MemoryStoreError, NewMemory, SqliteMemoryStore
+from cloud.memory.postgres_store import PostgresMemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+STORES: dict[str, type[SqliteMemoryStore] | type[PostgresMemoryStore]] = {
+    "sqlite": SqliteMemoryStore,
+    "postgresql": PostgresMemoryStore,
+}
 
 # Writes one memory, then a batch of 100 in one transaction and stops for good
 # after the 50th row, so the parent can kill it mid-transaction.
@@ -25,8 +35,11 @@ _CHILD = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     from cloud.memory import HashingEmbedder, NewMemory, SqliteMemoryStore
+    from cloud.memory.postgres_store import PostgresMemoryStore
 
-    class StallingStore(SqliteMemoryStore):
+    Store = SqliteMemoryStore if sys.argv[1] == "sqlite" else PostgresMemoryStore
+
+    class StallingStore(Store):
         inserted = 0
 
         def _insert(self, *args, **kwargs):
@@ -38,26 +51,47 @@ _CHILD = textwrap.dedent(
             return memory
 
     now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-    store = StallingStore(sys.argv[1], HashingEmbedder())
+    store = StallingStore(sys.argv[2], HashingEmbedder())
     store.add("ann", NewMemory("Committed before the crash.", time=now))
     store.add_many("ann", [NewMemory(f"Batch memory number {n}.", time=now) for n in range(100)])
     """
 )
 
 
-class FailingStore(SqliteMemoryStore):
-    """Raises inside the write transaction after `fail_after` rows."""
-
-    fail_after = 2
-
-    def _insert(self, *args, **kwargs):
-        if self.fail_after == 0:
-            raise RuntimeError("disk on fire")
-        self.fail_after -= 1
-        return super()._insert(*args, **kwargs)
+@pytest.fixture(params=list(STORES))
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-def test_store_uses_write_ahead_logging(tmp_path):
+@pytest.fixture
+def location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The SQLite file, or the DSN of a PostgreSQL schema of the test's own."""
+    if backend == "sqlite":
+        return str(tmp_path / "m.db")
+    return str(request.getfixturevalue("postgres_dsn"))
+
+
+def failing_store(backend: str, location: str) -> SqliteMemoryStore | PostgresMemoryStore:
+    """The backend's store, raising inside the write transaction after `fail_after` rows."""
+
+    class FailingStore(STORES[backend]):  # type: ignore[misc,valid-type]
+        fail_after = 100
+
+        def _insert(self, *args, **kwargs):
+            if self.fail_after == 0:
+                raise RuntimeError("disk on fire")
+            self.fail_after -= 1
+            return super()._insert(*args, **kwargs)
+
+    return FailingStore(location, HashingEmbedder())
+
+
+def check_integrity(store: SqliteMemoryStore | PostgresMemoryStore) -> None:
+    if isinstance(store, SqliteMemoryStore):  # PostgreSQL keeps its own pages consistent
+        store.check_integrity()
+
+
+def test_sqlite_store_uses_write_ahead_logging(tmp_path):
     with SqliteMemoryStore(tmp_path / "m.db", HashingEmbedder()) as store:
         store.add("ann", NewMemory("Anything at all.", time=T0))
     raw = sqlite3.connect(tmp_path / "m.db")
@@ -67,35 +101,44 @@ def test_store_uses_write_ahead_logging(tmp_path):
         raw.close()
 
 
-def test_killed_mid_transaction_the_store_keeps_only_committed_memories(tmp_path):
-    path = tmp_path / "m.db"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(path)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "mid-write"
-        assert Path(f"{path}-wal").exists()  # the half transaction is in the log
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+def test_killed_mid_transaction_the_store_keeps_only_committed_memories(backend, location):
+    with STORES[backend](location, HashingEmbedder()) as other_worker:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, backend, location],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "mid-write"
+            # Uncommitted rows are invisible to every other reader meanwhile.
+            assert other_worker.count("ann") == 1
+            if backend == "sqlite":
+                assert Path(f"{location}-wal").exists()  # the half transaction is in the log
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
 
-    with SqliteMemoryStore(path, HashingEmbedder()) as store:
-        store.check_integrity()
-        assert [m.text for m in store.export("ann")] == ["Committed before the crash."]
-        assert store.search("ann", "batch memory number", now=T0) == []
-        store.add("ann", NewMemory("Written after the crash.", time=T0))
-        assert store.count("ann") == 2
-        store.check_integrity()
+        # The dead writer's transaction is rolled back and its lock freed.
+        check_integrity(other_worker)
+        assert [m.text for m in other_worker.export("ann")] == ["Committed before the crash."]
+        assert other_worker.search("ann", "batch memory number", now=T0) == []
+        other_worker.add("ann", NewMemory("Written after the crash.", time=T0))
+        assert other_worker.count("ann") == 2
+        check_integrity(other_worker)
+    with STORES[backend](location, HashingEmbedder()) as reopened:
+        assert [m.text for m in reopened.export("ann")] == [
+            "Committed before the crash.",
+            "Written after the crash.",
+        ]
 
 
-def test_an_error_inside_the_transaction_writes_nothing_and_search_stays_consistent(tmp_path):
-    with FailingStore(tmp_path / "m.db", HashingEmbedder()) as store:
-        store.fail_after = 100
+def test_an_error_inside_the_transaction_writes_nothing_and_search_stays_consistent(
+    backend, location
+):
+    with failing_store(backend, location) as store:
         store.add("ann", NewMemory("Committed first.", time=T0))
         store.search("ann", "committed", now=T0)  # the in-memory matrix is loaded
         store.fail_after = 2
@@ -109,15 +152,16 @@ def test_an_error_inside_the_transaction_writes_nothing_and_search_stays_consist
             "Committed first.",
             "Written after the error.",
         }
-        store.check_integrity()
+        check_integrity(store)
 
 
-def test_an_embedder_returning_the_wrong_shape_is_refused_before_writing(tmp_path):
+def test_an_embedder_returning_the_wrong_shape_is_refused_before_writing(backend, location):
     class BrokenEmbedder(HashingEmbedder):
         def embed(self, texts):
             return super().embed([*texts, "extra"])
 
-    with SqliteMemoryStore(tmp_path / "m.db", BrokenEmbedder()) as store:
+    embedder: Embedder = BrokenEmbedder()
+    with STORES[backend](location, embedder) as store:
         with pytest.raises(MemoryStoreError, match="returned shape"):
             store.add("ann", NewMemory("Never stored.", time=T0))
         assert store.count("ann") == 0

@@ -26,7 +26,6 @@ may still sit in WAL segments and backups until those are recycled.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +39,6 @@ import psycopg
 
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
-from cloud.memory.facts import fact_slot
 from cloud.memory.postgres_pool import open_pool, shown_dsn
 from cloud.memory.ranking import Candidate, RankingWeights, rank, text_ranks, vector_ranks
 from cloud.memory.records import (
@@ -53,11 +51,15 @@ from cloud.memory.records import (
     check_user,
     to_utc,
 )
-from cloud.memory.sqlite_store import (
-    CANDIDATES_PER_RETRIEVER,
-    DEDUPE_COSINE,
-    utc_now,
+from cloud.memory.revisions import (
+    KIND_CODE,
+    check_new,
+    edited,
+    new_row,
+    reindex_edited,
+    store_memories,
 )
+from cloud.memory.sqlite_store import CANDIDATES_PER_RETRIEVER, utc_now
 from cloud.memory.vectors import (
     FloatArray,
     VectorIndex,
@@ -65,14 +67,13 @@ from cloud.memory.vectors import (
     embed_with_context,
     normalised,
 )
-from cloud.memory.words import STOPWORDS, content_words, words
+from cloud.memory.words import STOPWORDS, words
 
 _EMBED_BATCH = 256
 # After a write of this many rows the planner's statistics are refreshed at once: until
 # autovacuum gets to it, a plan made for a small table scans and ranks every row of a
 # user's full-text matches (16 ms a search at 10k memories against 5.6 ms after ANALYZE).
 _ANALYZE_AFTER_ROWS = 1000
-_KIND_CODE = {kind: code for code, kind in enumerate(MemoryKind)}
 _SCHEMA_LOCK = 0x636F6D70  # pg_advisory_xact_lock key: one worker creates the schema at a time
 # ts_rank's weights for {D, C, B, A}: the text (A) counts 1, the place (B) 0.5, as bm25 in SQLite.
 _TEXT_WEIGHTS = "{0, 0, 0.5, 1}"
@@ -207,29 +208,14 @@ class PostgresMemoryStore:
         self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
     ) -> list[Memory]:
         """As SqliteMemoryStore.add_many: one transaction, near-duplicates refresh, slots replace."""
-        check_user(user)
-        for memory in memories:
-            if not isinstance(memory, NewMemory):
-                raise InvalidMemoryError(f"expected NewMemory, got {type(memory).__name__}")
+        check_new(user, memories)
         if not memories:
             return []
         vectors = self._embed_with_context([(memory.text, memory.context) for memory in memories])
         stamp = self._stamp()
         with self._writing(user) as (conn, index):
-            stored: list[Memory] = []
-            for memory, vector in zip(memories, vectors, strict=True):
-                existing = None
-                if deduplicate:
-                    existing = self._duplicate_of(
-                        conn, user, index, memory, vector
-                    ) or self._same_fact(conn, user, memory)
-                if existing is None:
-                    added = self._insert(conn, user, memory, vector, stamp, index)
-                    if deduplicate and memory.slot is not None:
-                        added = self._supersede(conn, user, added, index)
-                    stored.append(added)
-                else:
-                    stored.append(self._refresh(conn, existing, memory, stamp, index))
+            rows = _Rows(self, conn, user, index, stamp)
+            stored = store_memories(rows, memories, vectors, stamp=stamp, deduplicate=deduplicate)
         if len(memories) >= _ANALYZE_AFTER_ROWS:
             self._analyze()
         return stored
@@ -266,49 +252,25 @@ class PostgresMemoryStore:
             vector = self._embed_with_context([(changes.text, context)])[0]
         with self._writing(user) as (conn, index):
             seq, current = self._row(conn, user, memory_id)
-            place = None if changes.clear_place else (changes.place or current.place)
-            kind = changes.kind or current.kind
-            time = changes.time or current.time
-            importance = current.importance if changes.importance is None else changes.importance
-            text = changes.text or current.text
-            slot = current.slot
-            if changes.text is not None and current.slot is not None:
-                slot = fact_slot(text) or current.slot  # a corrected fact keeps what it is about
-            stamp = self._stamp()
+            memory = edited(current, changes, self._stamp())
             conn.execute(
                 "UPDATE memories SET text = %s, kind = %s, time = %s, place = %s, importance = %s,"
                 " updated = %s, embedding = COALESCE(%s::float4[], embedding), slot = %s"
                 " WHERE seq = %s",
                 (
-                    text,
-                    kind.value,
-                    time,
-                    place,
-                    importance,
-                    stamp,
+                    memory.text,
+                    memory.kind.value,
+                    memory.time,
+                    memory.place,
+                    memory.importance,
+                    memory.updated,
                     None if vector is None else vector.tolist(),
-                    slot,
+                    memory.slot,
                     seq,
                 ),
             )
-            if seq in index:
-                index.update(
-                    seq,
-                    vector=vector,
-                    kind=_KIND_CODE[kind],
-                    time_s=time.timestamp(),
-                    importance=importance,
-                )
-            return dataclasses.replace(
-                current,
-                kind=kind,
-                text=text,
-                time=time,
-                place=place,
-                importance=importance,
-                updated=stamp,
-                slot=slot,
-            )
+            reindex_edited(index, seq, memory, vector)
+            return memory
 
     def delete(self, user: str, memory_id: str) -> None:
         check_user(user)
@@ -593,7 +555,7 @@ class PostgresMemoryStore:
             keys=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             vectors=np.ascontiguousarray(vectors, dtype=np.float32),
             kinds=np.fromiter(
-                (_KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
+                (KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
             ),
             times_s=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
             importance=np.fromiter((row[3] for row in rows), dtype=np.float32, count=len(rows)),
@@ -661,39 +623,6 @@ class PostgresMemoryStore:
             )
         return int(row[0]), _memory(row[1:])
 
-    def _duplicate_of(
-        self,
-        conn: psycopg.Connection[Any],
-        user: str,
-        index: VectorIndex,
-        memory: NewMemory,
-        vector: FloatArray,
-    ) -> tuple[int, Memory] | None:
-        words_said = content_words(memory.text)
-        for seq, _ in index.similar(vector, _KIND_CODE[memory.kind], DEDUPE_COSINE)[:8]:
-            found = self._memories_by_seq(conn, user, [seq]).get(seq)
-            if found is not None and content_words(found.text) == words_said:
-                return seq, found
-        return None
-
-    def _same_fact(
-        self, conn: psycopg.Connection[Any], user: str, memory: NewMemory
-    ) -> tuple[int, Memory] | None:
-        """A current fact of the same slot saying the same thing, whatever its kind."""
-        if memory.slot is None:
-            return None
-        words_said = content_words(memory.text)
-        rows = conn.execute(
-            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
-            " AND replaced_by IS NULL ORDER BY seq",
-            (user, memory.slot),
-        ).fetchall()
-        for row in rows:
-            found = _memory(row[1:])
-            if content_words(found.text) == words_said:
-                return int(row[0]), found
-        return None
-
     def _insert(
         self,
         conn: psycopg.Connection[Any],
@@ -703,21 +632,7 @@ class PostgresMemoryStore:
         stamp: datetime,
         index: VectorIndex,
     ) -> Memory:
-        stored = Memory(
-            id=uuid.uuid4().hex,
-            user=user,
-            kind=memory.kind,
-            text=memory.text,
-            source=memory.source,
-            source_id=memory.source_id,
-            time=memory.time,
-            place=memory.place,
-            importance=memory.importance,
-            created=stamp,
-            updated=stamp,
-            slot=memory.slot,
-            context=memory.context,
-        )
+        stored = new_row(user, uuid.uuid4().hex, memory, stamp)
         row = conn.execute(
             f"INSERT INTO memories ({_COLUMNS}, embedding) VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
@@ -725,55 +640,8 @@ class PostgresMemoryStore:
         ).fetchone()
         assert row is not None
         seq = int(row[0])
-        index.add(seq, vector, _KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
+        index.add(seq, vector, KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
         return stored
-
-    def _supersede(
-        self, conn: psycopg.Connection[Any], user: str, added: Memory, index: VectorIndex
-    ) -> Memory:
-        """Mark the user's other current facts of `added`'s slot as replaced by the newest."""
-        rows = conn.execute(
-            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
-            " AND replaced_by IS NULL AND kind IN ('fact', 'explicit')",
-            (user, added.slot),
-        ).fetchall()
-        current = [(int(row[0]), _memory(row[1:])) for row in rows]
-        if len(current) < 2:
-            return added
-        current.sort(key=lambda item: (item[1].time, item[0]))
-        newest = current[-1][1]
-        result = added
-        for seq, memory in current[:-1]:
-            conn.execute(
-                "UPDATE memories SET replaced_by = %s, superseded_at = %s WHERE seq = %s",
-                (newest.id, newest.time, seq),
-            )
-            if seq in index:
-                index.remove(seq)
-            if memory.id == added.id:
-                result = dataclasses.replace(
-                    added, replaced_by=newest.id, superseded_at=newest.time
-                )
-        return result
-
-    def _refresh(
-        self,
-        conn: psycopg.Connection[Any],
-        existing: tuple[int, Memory],
-        memory: NewMemory,
-        stamp: datetime,
-        index: VectorIndex,
-    ) -> Memory:
-        seq, found = existing
-        time = max(found.time, memory.time)
-        importance = max(found.importance, memory.importance)
-        conn.execute(
-            "UPDATE memories SET time = %s, importance = %s, updated = %s WHERE seq = %s",
-            (time, importance, stamp, seq),
-        )
-        if seq in index:
-            index.update(seq, time_s=time.timestamp(), importance=importance)
-        return dataclasses.replace(found, time=time, importance=importance, updated=stamp)
 
     def _adopt_embedder(self) -> None:
         """Record which embedder built the vectors; re-embed everything if it changed."""
@@ -809,6 +677,51 @@ class PostgresMemoryStore:
             raise self._write_error(exc) from exc
         with self._lock:
             self._indexes.clear()
+
+
+class _Rows:
+    """One user's rows inside an open write transaction, as revisions.py asks for them."""
+
+    def __init__(
+        self,
+        store: PostgresMemoryStore,
+        conn: psycopg.Connection[Any],
+        user: str,
+        index: VectorIndex,
+        stamp: datetime,
+    ) -> None:
+        self.index = index
+        self._store = store
+        self._conn = conn
+        self._user = user
+        self._stamp = stamp
+
+    def fetch(self, keys: list[int]) -> dict[int, Memory]:
+        return self._store._memories_by_seq(self._conn, self._user, keys)
+
+    def of_slot(self, slot: str, *, facts_only: bool) -> list[tuple[int, Memory]]:
+        kinds = " AND kind IN ('fact', 'explicit')" if facts_only else ""
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
+            " AND replaced_by IS NULL" + kinds + " ORDER BY seq",
+            (self._user, slot),
+        ).fetchall()
+        return [(int(row[0]), _memory(row[1:])) for row in rows]
+
+    def insert(self, memory: NewMemory, vector: FloatArray) -> Memory:
+        return self._store._insert(self._conn, self._user, memory, vector, self._stamp, self.index)
+
+    def mark_replaced(self, key: int, newest: Memory) -> None:
+        self._conn.execute(
+            "UPDATE memories SET replaced_by = %s, superseded_at = %s WHERE seq = %s",
+            (newest.id, newest.time, key),
+        )
+
+    def refresh(self, key: int, memory: Memory) -> None:
+        self._conn.execute(
+            "UPDATE memories SET time = %s, importance = %s, updated = %s WHERE seq = %s",
+            (memory.time, memory.importance, memory.updated, key),
+        )
 
 
 def _values(memory: Memory) -> tuple[Any, ...]:

@@ -15,7 +15,6 @@ answers with something the file does not hold.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import threading
 import uuid
@@ -50,6 +49,14 @@ from cloud.memory.records import (
     parse_iso,
     to_utc,
 )
+from cloud.memory.revisions import (
+    KIND_CODE,
+    check_new,
+    edited,
+    new_row,
+    reindex_edited,
+    store_memories,
+)
 from cloud.memory.vectors import (
     FloatArray,
     VectorIndex,
@@ -57,16 +64,10 @@ from cloud.memory.vectors import (
     embed_with_context,
     normalised,
 )
-from cloud.memory.words import content_words, fts_match_query
+from cloud.memory.words import fts_match_query
 
-# Above this cosine, two memories of one kind with the same content words are
-# one memory said twice. The word check matters: MiniLM puts "my car is on
-# level 3" and "… level 4" at 0.96, and those must stay two memories.
-DEDUPE_COSINE = 0.95
 CANDIDATES_PER_RETRIEVER = 50
 _EMBED_BATCH = 256
-
-_KIND_CODE = {kind: code for code, kind in enumerate(MemoryKind)}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -223,42 +224,17 @@ class SqliteMemoryStore:
     def add_many(
         self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
     ) -> list[Memory]:
-        """Store memories in one transaction; near-duplicates refresh what is there.
-
-        A duplicate is the same kind, cosine above DEDUPE_COSINE and the same
-        content words, or a fact with the same slot and content words; it moves
-        the existing memory's time to the later of the two (and keeps the
-        higher importance) instead of adding a row. A fact with a slot replaces
-        the user's current facts of that slot ("My shoe size is 44." after
-        "My shoe size is 43."): the older is kept as history, marked replaced,
-        and no longer found by search. Bulk imports of data known to be
-        distinct may pass `deduplicate=False`, which skips both checks.
-        """
-        check_user(user)
-        for memory in memories:
-            if not isinstance(memory, NewMemory):
-                raise InvalidMemoryError(f"expected NewMemory, got {type(memory).__name__}")
+        """Store memories in one transaction; a near-duplicate refreshes what is there and
+        a fact with a slot replaces the older ones of its slot (revisions.py). Bulk imports
+        of data known to be distinct may pass `deduplicate=False`, which skips both."""
+        check_new(user, memories)
         if not memories:
             return []
         vectors = self._embed_with_context([(memory.text, memory.context) for memory in memories])
-        stamp = iso_utc(self._clock())
+        stamp = self._stamp()
         with self._lock, self._writing(user):
-            index = self._index(user)
-            stored: list[Memory] = []
-            for memory, vector in zip(memories, vectors, strict=True):
-                existing = None
-                if deduplicate:
-                    existing = self._duplicate_of(user, index, memory, vector) or self._same_fact(
-                        user, memory
-                    )
-                if existing is None:
-                    added = self._insert(user, memory, vector, stamp, index)
-                    if deduplicate and memory.slot is not None:
-                        added = self._supersede(user, added, index)
-                    stored.append(added)
-                else:
-                    stored.append(self._refresh(existing, memory, stamp, index))
-            return stored
+            rows = _Rows(self, user, self._index(user), stamp)
+            return store_memories(rows, memories, vectors, stamp=stamp, deduplicate=deduplicate)
 
     def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:
         check_user(user)
@@ -269,56 +245,26 @@ class SqliteMemoryStore:
             vector = self._embed_with_context([(changes.text, context)])[0]
         with self._lock, self._writing(user):
             seq, current = self._row(user, memory_id)
-            place = None if changes.clear_place else (changes.place or current.place)
-            kind = changes.kind or current.kind
-            time = changes.time or current.time
-            importance = current.importance if changes.importance is None else changes.importance
-            text = changes.text or current.text
-            slot = current.slot
-            if changes.text is not None and current.slot is not None:
-                slot = fact_slot(text) or current.slot  # a corrected fact keeps what it is about
-            stamp = iso_utc(self._clock())
+            memory = edited(current, changes, self._stamp())
             self._conn.execute(
                 "UPDATE memories SET text = ?, kind = ?, time = ?, place = ?, importance = ?,"
                 " updated = ?, embedding = COALESCE(?, embedding), slot = ? WHERE seq = ?",
                 (
-                    text,
-                    kind.value,
-                    iso_utc(time),
-                    place,
-                    importance,
-                    stamp,
+                    memory.text,
+                    memory.kind.value,
+                    iso_utc(memory.time),
+                    memory.place,
+                    memory.importance,
+                    iso_utc(memory.updated),
                     None if vector is None else vector.tobytes(),
-                    slot,
+                    memory.slot,
                     seq,
                 ),
             )
             index = self._indexes.get(user)
-            if index is not None and seq in index:
-                index.update(
-                    seq,
-                    vector=vector,
-                    kind=_KIND_CODE[kind],
-                    time_s=time.timestamp(),
-                    importance=importance,
-                )
-            return Memory(
-                id=current.id,
-                user=user,
-                kind=kind,
-                text=text,
-                source=current.source,
-                source_id=current.source_id,
-                time=time,
-                place=place,
-                importance=importance,
-                created=current.created,
-                updated=parse_iso(stamp),
-                slot=slot,
-                replaced_by=current.replaced_by,
-                superseded_at=current.superseded_at,
-                context=current.context,
-            )
+            if index is not None:
+                reindex_edited(index, seq, memory, vector)
+            return memory
 
     def delete(self, user: str, memory_id: str) -> None:
         check_user(user)
@@ -569,7 +515,7 @@ class SqliteMemoryStore:
             keys=np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
             vectors=np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension),
             kinds=np.fromiter(
-                (_KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
+                (KIND_CODE[MemoryKind(row[1])] for row in rows), dtype=np.int8, count=len(rows)
             ),
             times_s=np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows)),
             importance=np.fromiter((row[3] for row in rows), dtype=np.float32, count=len(rows)),
@@ -630,25 +576,15 @@ class SqliteMemoryStore:
             )
         return int(row[0]), _memory(row[1:])
 
-    def _duplicate_of(
-        self, user: str, index: VectorIndex, memory: NewMemory, vector: FloatArray
-    ) -> tuple[int, Memory] | None:
-        words = content_words(memory.text)
-        for seq, _ in index.similar(vector, _KIND_CODE[memory.kind], DEDUPE_COSINE)[:8]:
-            found = self._memories_by_seq(user, [seq]).get(seq)
-            if found is not None and content_words(found.text) == words:
-                return seq, found
-        return None
-
     def _insert(
-        self, user: str, memory: NewMemory, vector: FloatArray, stamp: str, index: VectorIndex
+        self, user: str, memory: NewMemory, vector: FloatArray, stamp: datetime, index: VectorIndex
     ) -> Memory:
-        memory_id = uuid.uuid4().hex
+        stored = new_row(user, uuid.uuid4().hex, memory, stamp)
         cursor = self._conn.execute(
             f"INSERT INTO memories ({_INSERT_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                memory_id,
+                stored.id,
                 user,
                 memory.kind.value,
                 memory.text,
@@ -657,8 +593,8 @@ class SqliteMemoryStore:
                 iso_utc(memory.time),
                 memory.place,
                 memory.importance,
-                stamp,
-                stamp,
+                iso_utc(stamp),
+                iso_utc(stamp),
                 memory.slot,
                 memory.context,
                 vector.tobytes(),
@@ -666,85 +602,12 @@ class SqliteMemoryStore:
         )
         seq = cursor.lastrowid
         assert seq is not None
-        index.add(seq, vector, _KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
-        created = parse_iso(stamp)
-        return Memory(
-            id=memory_id,
-            user=user,
-            kind=memory.kind,
-            text=memory.text,
-            source=memory.source,
-            source_id=memory.source_id,
-            time=memory.time,
-            place=memory.place,
-            importance=memory.importance,
-            created=created,
-            updated=created,
-            slot=memory.slot,
-            context=memory.context,
-        )
+        index.add(seq, vector, KIND_CODE[memory.kind], memory.time.timestamp(), memory.importance)
+        return stored
 
-    def _same_fact(self, user: str, memory: NewMemory) -> tuple[int, Memory] | None:
-        """A current fact of the same slot saying the same thing, whatever its kind:
-        "Remember my shoe size is 44" after "my shoe size is now 44" is one fact."""
-        if memory.slot is None:
-            return None
-        words = content_words(memory.text)
-        rows = self._conn.execute(
-            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
-            " AND replaced_by IS NULL",
-            (user, memory.slot),
-        )
-        for row in rows:
-            found = _memory(row[1:])
-            if content_words(found.text) == words:
-                return int(row[0]), found
-        return None
-
-    def _supersede(self, user: str, added: Memory, index: VectorIndex) -> Memory:
-        """Mark the user's other current facts of `added`'s slot as replaced by the newest.
-
-        Usually that is `added`; a fact told late about an earlier time is itself
-        the history when a newer fact of its slot is already stored.
-        """
-        rows = self._conn.execute(
-            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
-            " AND replaced_by IS NULL AND kind IN ('fact', 'explicit')",
-            (user, added.slot),
-        ).fetchall()
-        current = [(int(row[0]), _memory(row[1:])) for row in rows]
-        if len(current) < 2:
-            return added
-        current.sort(key=lambda item: (item[1].time, item[0]))
-        newest = current[-1][1]
-        result = added
-        for seq, memory in current[:-1]:
-            self._conn.execute(
-                "UPDATE memories SET replaced_by = ?, superseded_at = ? WHERE seq = ?",
-                (newest.id, iso_utc(newest.time), seq),
-            )
-            if seq in index:
-                index.remove(seq)
-            if memory.id == added.id:
-                result = dataclasses.replace(
-                    added, replaced_by=newest.id, superseded_at=newest.time
-                )
-        return result
-
-    def _refresh(
-        self, existing: tuple[int, Memory], memory: NewMemory, stamp: str, index: VectorIndex
-    ) -> Memory:
-        seq, found = existing
-        time = max(found.time, memory.time)
-        importance = max(found.importance, memory.importance)
-        self._conn.execute(
-            "UPDATE memories SET time = ?, importance = ?, updated = ? WHERE seq = ?",
-            (iso_utc(time), importance, stamp, seq),
-        )
-        index.update(seq, time_s=time.timestamp(), importance=importance)
-        return dataclasses.replace(
-            found, time=time, importance=importance, updated=parse_iso(stamp)
-        )
+    def _stamp(self) -> datetime:
+        """Now, as created/updated record it."""
+        return to_utc(self._clock(), "clock")
 
     def _adopt_embedder(self) -> None:
         """Record which embedder built the vectors; re-embed everything if it changed.
@@ -771,6 +634,46 @@ class SqliteMemoryStore:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('embedder', ?)",
                     (self._embedder_id,),
                 )
+
+
+class _Rows:
+    """One user's rows inside an open write transaction, as revisions.py asks for them."""
+
+    def __init__(
+        self, store: SqliteMemoryStore, user: str, index: VectorIndex, stamp: datetime
+    ) -> None:
+        self.index = index
+        self._store = store
+        self._conn = store._conn
+        self._user = user
+        self._stamp = stamp
+
+    def fetch(self, keys: list[int]) -> dict[int, Memory]:
+        return self._store._memories_by_seq(self._user, keys)
+
+    def of_slot(self, slot: str, *, facts_only: bool) -> list[tuple[int, Memory]]:
+        kinds = " AND kind IN ('fact', 'explicit')" if facts_only else ""
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
+            " AND replaced_by IS NULL" + kinds + " ORDER BY seq",
+            (self._user, slot),
+        )
+        return [(int(row[0]), _memory(row[1:])) for row in rows]
+
+    def insert(self, memory: NewMemory, vector: FloatArray) -> Memory:
+        return self._store._insert(self._user, memory, vector, self._stamp, self.index)
+
+    def mark_replaced(self, key: int, newest: Memory) -> None:
+        self._conn.execute(
+            "UPDATE memories SET replaced_by = ?, superseded_at = ? WHERE seq = ?",
+            (newest.id, iso_utc(newest.time), key),
+        )
+
+    def refresh(self, key: int, memory: Memory) -> None:
+        self._conn.execute(
+            "UPDATE memories SET time = ?, importance = ?, updated = ? WHERE seq = ?",
+            (iso_utc(memory.time), memory.importance, iso_utc(memory.updated), key),
+        )
 
 
 def _memory(row: Sequence[Any]) -> Memory:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -102,17 +101,6 @@ class PostgresTools:
 
     def close(self) -> None:
         self.pool.close()
-
-    def __enter__(self) -> PostgresTools:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class PostgresToolStore(ToolStore):
