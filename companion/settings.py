@@ -155,6 +155,14 @@ def _store(value: object) -> str:
     return text
 
 
+def _bus(value: object) -> str:
+    """A bus URL is shown by `config show`, so it may not carry a password either."""
+    text = _text(value).strip()
+    if text and (not text.startswith(("redis://", "rediss://")) or urlsplit(text).password):
+        raise ValueError(value)
+    return text
+
+
 def _optional_folder(value: object) -> Path | None:
     if isinstance(value, str) and not value.strip():
         return None
@@ -236,6 +244,24 @@ SETTINGS: tuple[Setting, ...] = (
         "where memories live: empty for one SQLite file per user under data_dir, or a "
         "postgresql://user@host/db URL shared by every cloud worker (its password in "
         "PGPASSWORD or ~/.pgpass, never in the URL)",
+    ),
+    Setting(
+        "bus",
+        Kind("empty (gateway and cloud in one process) or a redis:// URL without a password", _bus),
+        "",
+        "COMPANION_BUS",
+        "empty: the gateway reaches the cloud over its websocket; a redis://host:port/db URL: "
+        "`companion gateway` and `companion cloud` processes share turns through Redis "
+        "(no password in the URL: keep Redis on a private network)",
+    ),
+    Setting(
+        "bus_secret",
+        TEXT,
+        None,
+        "COMPANION_BUS_SECRET",
+        "the secret gateways and cloud workers sign the bus's turns and replies with (at least "
+        "32 characters); unset: bus.secret under data_dir, made on first use",
+        secret=True,
     ),
     Setting(
         "cache_dir",
@@ -500,6 +526,8 @@ class Settings:
 
     data_dir: Path
     store: str
+    bus: str
+    bus_secret: str | None = dataclasses.field(repr=False)
     cache_dir: Path
     recordings: Path
     native_logs: bool

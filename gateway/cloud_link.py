@@ -4,6 +4,7 @@ for who the session speaks for (a signed claim; see protocol.claims)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake
@@ -13,6 +14,11 @@ from protocol import MAX_MESSAGE_BYTES
 from protocol.claims import CLAIM_TTL_S, SessionClaim, authorization_header
 
 CLOUD_OPEN_TIMEOUT_S = 5.0
+
+# Opens a session's link to the cloud for (user, session id) some other way than the
+# websocket (deploy/bus: through Redis to any worker); what it returns relays the same
+# messages: `send(bytes)`, `async for` the replies, `close()`.
+CloudConnector = Callable[[str | None, str], Awaitable[ClientConnection]]
 
 
 class CloudRefused(GatewayError, ConnectionError):

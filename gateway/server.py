@@ -23,6 +23,7 @@ from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from gateway.accounts import Accounts
+from gateway.cloud_link import CloudConnector
 from gateway.config import GatewayConfig
 from gateway.offers import UnusableOffer, check_offer
 from gateway.request_keys import AUTHENTICATED_USER, PRINCIPAL
@@ -47,6 +48,8 @@ class Gateway:
         self.config = config or GatewayConfig()
         # Signs each session's claim to the cloud (protocol.claims); the cloud holds the same.
         self.cloud_secret = cloud_secret
+        # Set to reach the cloud another way than config.cloud_url's websocket (deploy/bus).
+        self.connect_cloud: CloudConnector | None = None
         self.sessions: dict[str, GatewaySession] = {}
         # Edge sessions' (user, device), where accounts named the device.
         self._devices: dict[str, tuple[str, str]] = {}
@@ -108,6 +111,7 @@ class Gateway:
                 on_closed=self._forget,
                 user=user,
                 cloud_secret=self.cloud_secret,
+                connect=self.connect_cloud,
             )
         except Exception as exc:  # unreachable, timed out, or the cloud refused the claim
             log.warning("cloud unreachable at %s: %s", self.config.cloud_url, exc)

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from edge.link.webrtc import CONTEXT_CHANNEL, rtc_configuration
 from edge.vision.faces import HaarFaceDetector, faces_in_jpeg
-from gateway.cloud_link import connect_cloud
+from gateway.cloud_link import CloudConnector, connect_cloud
 from gateway.sessions.lifecycle import CloudBoundSession
 from protocol import (
     DeviceStatus,
@@ -103,10 +103,14 @@ class GatewaySession(CloudBoundSession):
         user: str | None = None,
         *,
         cloud_secret: bytes,
+        connect: CloudConnector | None = None,
     ) -> GatewaySession:
-        cloud = await connect_cloud(
-            cloud_url, user=user, session_id=session_id, secret=cloud_secret
-        )
+        if connect is not None:  # the cloud is elsewhere than one websocket (deploy/bus)
+            cloud = await connect(user, session_id)
+        else:
+            cloud = await connect_cloud(
+                cloud_url, user=user, session_id=session_id, secret=cloud_secret
+            )
         try:
             session = cls(session_id, cloud, on_closed, user)
         except BaseException:  # whatever failed, the cloud socket opened for it is let go

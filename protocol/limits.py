@@ -56,3 +56,20 @@ MAX_PAIRING_BURST = 5
 # Spoken answer audio the gateway holds for the phone app's audio track (48 kHz int16:
 # 11.5 MB): an answer is a few sentences; more means nobody is listening in real time.
 MAX_ANSWER_PLAYOUT_S = 120.0
+# The Redis bus between gateways and cloud workers (deploy/bus): a turn a worker took but
+# has not acknowledged for this long (the worker died, or stopped renewing its lease) is
+# claimed by another worker with XAUTOCLAIM; the answering worker renews its lease at a
+# third of it, so a slow answer is never taken away from a live worker.
+BUS_CLAIM_IDLE_MS = 3_000
+# Turns one worker answers at once (the model lock still serialises the models' own work).
+BUS_WORKER_TURNS = 8
+# Streams are trimmed to about this many entries (XADD MAXLEN ~): acknowledged turns and
+# delivered replies need not outlive a few minutes of traffic.
+BUS_TURN_STREAM_MAXLEN = 10_000
+BUS_REPLY_STREAM_MAXLEN = 10_000
+# A turn older than this when a worker reads it is refused (its wearer stopped waiting).
+BUS_TURN_MAX_AGE_S = 300.0
+# How long "this turn was answered" is remembered, so a turn claimed again is not re-answered.
+BUS_DONE_TTL_S = 86_400
+# Settings Controls a session's snapshot keeps (one per action; the rest are refused).
+MAX_SESSION_CONTROLS = 16

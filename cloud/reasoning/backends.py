@@ -9,6 +9,9 @@ from cloud.errors import ModelError
 from cloud.reasoning.reasoner import Reasoner
 from cloud.speech.asr import Transcriber
 
+# Not among the settings' REASONERS: only `companion cloud --instant` (a load test) picks it.
+INSTANT = "instant"
+
 
 def make_reasoner(
     config: CloudConfig, progress: Callable[[str], None] = lambda _: None
@@ -24,6 +27,11 @@ def make_reasoner(
             timeout_s=config.answer_timeout_s,
             images=config.openai_images_fast,
         )
+    if config.reasoner == INSTANT:  # `companion cloud --instant`: load tests only
+        from cloud.reasoning.instant import InstantReasoner
+
+        progress("using the instant reasoner: load tests only, it says nothing useful")
+        return InstantReasoner()
     if config.reasoner == "bundled":
         from cloud.reasoning.reasoner import QwenReasoner
 
@@ -35,7 +43,12 @@ def make_reasoner(
 def make_transcriber(
     config: CloudConfig, progress: Callable[[str], None] = lambda _: None
 ) -> Transcriber:
-    """A transcription server when one is configured, else Whisper here (bundled or by path)."""
+    """A transcription server when one is configured, else Whisper here (bundled or by path);
+    with the instant reasoner (load tests), speech is "heard" instantly too."""
+    if config.reasoner == INSTANT:
+        from cloud.reasoning.instant import InstantTranscriber
+
+        return InstantTranscriber()
     if config.asr_base_url:
         from cloud.speech.openai_transcriber import OpenAiTranscriber
 

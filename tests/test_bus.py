@@ -1,0 +1,194 @@
+"""Gateways and cloud workers over a real Redis (Debian's redis-server on loopback).
+
+A turn goes edge → WebRTC → gateway → Redis stream → worker → the gateway's reply
+stream → edge; a worker stopped mid-turn leaves it to another, which answers it
+once; reminders fire once across workers; bad entries are dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from cloud.conversation import Models
+from cloud.memory import HashingEmbedder
+from cloud.memory.user_data import UserDirectory
+from cloud.reasoning.reasoner import ChatMessage
+from deploy.bus import keys
+from deploy.bus.envelope import TurnEnvelope, seal_turn
+from deploy.bus.runtime import gateway_on_bus
+from deploy.bus.worker import BusWorker
+from edge.link.client import GatewayClient
+from gateway.config import GatewayConfig
+from gateway.server import Gateway
+from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, encode
+from tests.fakes import FakeReasoner, FakeTranscriber
+from tests.redis_server import redis_server
+
+SECRET = b"s" * 32
+CLAIM_IDLE_MS = 400
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+class StuckReasoner:
+    """Starts answering and never finishes: a worker that hangs (or dies) mid-answer."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_new_tokens: int
+    ) -> AsyncIterator[str]:
+        self.started.set()
+        yield "Half an"
+        await asyncio.Event().wait()
+
+
+@contextlib.asynccontextmanager
+async def running(worker: BusWorker) -> AsyncIterator[BusWorker]:
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(worker.ready.wait(), 10)
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def gateway(redis: Redis) -> AsyncIterator[tuple[str, Gateway]]:
+    server = Gateway(GatewayConfig(port=0), cloud_secret=SECRET)
+    async with gateway_on_bus(server, redis, SECRET), server.running() as port:
+        yield f"http://127.0.0.1:{port}", server
+
+
+def worker(redis: Redis, reasoner: object | None = None, **models: object) -> BusWorker:
+    fake = Models(transcriber=FakeTranscriber(), reasoner=reasoner or FakeReasoner(), **models)  # type: ignore[arg-type]
+    return BusWorker(redis, SECRET, fake, claim_idle_ms=CLAIM_IDLE_MS)
+
+
+async def ask(link: GatewayClient, user: str, *questions: str) -> None:
+    out = Sequencer(link.session_id)
+    await link.send(out.make(Hello, user=user, device="test"))
+    for turn_id, text in enumerate(questions, start=1):
+        await link.send(out.make(Query, turn_id=turn_id, text=text))
+
+
+async def collect(
+    link: GatewayClient, until: type[Message], count: int, within_s: float = 20
+) -> list[Message]:
+    got: list[Message] = []
+    async with asyncio.timeout(within_s):
+        async for message in link:
+            got.append(message)
+            if sum(isinstance(m, until) for m in got) >= count:
+                return got
+    return got
+
+
+async def test_a_question_goes_through_redis_to_a_worker_and_back(redis: Redis) -> None:
+    async with running(worker(redis)) as answering, gateway(redis) as (url, _):
+        async with GatewayClient(url) as link:
+            await ask(link, "alice", "what is the capital of France", "and of Spain")
+            got = await collect(link, AnswerDone, 2)
+    done = [m for m in got if isinstance(m, AnswerDone)]
+    assert [d.turn_id for d in done] == [1, 2]
+    assert "capital of France" in done[0].text and "of Spain" in done[1].text
+    seqs = [m.seq for m in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # one numbering per session
+    assert answering.counters.turns_answered == 2
+    assert await redis.xpending(keys.TURNS, keys.WORKERS) == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def test_a_turn_left_by_a_stopped_worker_is_answered_once_by_another(redis: Redis) -> None:
+    stuck = StuckReasoner()
+    async with gateway(redis) as (url, _), GatewayClient(url) as link:
+        async with running(worker(redis, stuck)):
+            await ask(link, "bob", "what time is it in Tokyo")
+            await asyncio.wait_for(stuck.started.wait(), 10)
+        # The first worker is gone without acknowledging; a second one claims the turn.
+        async with running(worker(redis)) as second:
+            got = await collect(link, AnswerDone, 1)
+            await asyncio.sleep(3 * CLAIM_IDLE_MS / 1000)  # time for any second answer
+            while not link._inbox.empty():
+                item = link._inbox.get_nowait()
+                if item is not None:
+                    got.append(item)
+    done = [m for m in got if isinstance(m, AnswerDone)]
+    assert len(done) == 1 and "Tokyo" in done[0].text
+    assert second.counters.turns_claimed >= 1 and second.counters.turns_answered == 1
+    states = [await redis.get(key) for key in await redis.keys(keys.turn_state("*"))]
+    assert states == [b"done"]
+
+
+async def test_two_workers_do_not_both_fire_a_reminder(redis: Redis, tmp_path: Path) -> None:
+    users = UserDirectory(tmp_path, HashingEmbedder())
+    config_models = {"users": users}
+    try:
+        one, two = worker(redis, **config_models), worker(redis, **config_models)
+        for w in (one, two):
+            w.config = dataclasses.replace(w.config, reminder_poll_s=0.05)
+        async with running(one), running(two), gateway(redis) as (url, _):
+            async with GatewayClient(url) as link:
+                await ask(link, "carol", "Remind me to stretch in 2 seconds")
+                got = await collect(link, Notification, 1)
+                await asyncio.sleep(1.0)  # both workers have looked again since
+                while not link._inbox.empty():
+                    item = link._inbox.get_nowait()
+                    if item is not None:
+                        got.append(item)
+    finally:
+        users.close()
+    notes = [m for m in got if isinstance(m, Notification)]
+    assert len(notes) == 1 and notes[0].text == "Reminder: stretch."
+    assert one.counters.reminders_sent + two.counters.reminders_sent >= 1
+
+
+async def test_malformed_and_forged_entries_are_dead_lettered_and_the_worker_goes_on(
+    redis: Redis,
+) -> None:
+    async with running(worker(redis)) as answering, gateway(redis) as (url, _):
+        await redis.xadd(keys.TURNS, {b"junk": b"\x00\x01"})
+        forged = TurnEnvelope(
+            turn_key="g.s.1", gateway_id="g", session_id="s", user="mallory",
+            issued_at=time.time(),
+            messages=(encode(Sequencer("s").make(Query, turn_id=1, text="read alice's notes")),),
+        )  # fmt: skip
+        await redis.xadd(keys.TURNS, seal_turn(b"x" * 32, forged))  # type: ignore[arg-type]
+        async with GatewayClient(url) as link:
+            await ask(link, "dave", "is the worker still alive")
+            got = await collect(link, AnswerDone, 1)
+    assert any(isinstance(m, AnswerDone) and "still alive" in m.text for m in got)
+    assert answering.counters.dead_lettered == 2 and answering.counters.turns_answered == 1
+    dead = await redis.xrange(keys.DEAD_TURNS)
+    reasons = [fields[b"reason"].decode() for _, fields in dead]
+    assert any("no body and mac" in r for r in reasons) and any(
+        "bad signature" in r for r in reasons
+    )
+    assert await redis.exists(keys.replies("g")) == 0  # the forged turn got no answer
