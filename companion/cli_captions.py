@@ -14,9 +14,10 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from companion.cli_support import (
     Subcommands,
@@ -28,12 +29,29 @@ from companion.cli_support import (
     settings_of,
 )
 
+if TYPE_CHECKING:
+    from cloud.captions import Captioner
+    from edge.audio.listener import Listener
+    from edge.sources.media import AudioChunk
+    from protocol.messages import Caption
+
 
 def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     captions = commands.add_parser(
         "captions", help="caption a recording (translated into English), in simulated real time"
     )
     _media_flags(captions)
+    captions.add_argument(
+        "--mic",
+        nargs="?",
+        const="default",
+        metavar="DEVICE",
+        help="caption this machine's microphone live instead of --audio (default device, "
+        "an index or part of a name; needs PortAudio), until Ctrl-C or --seconds",
+    )
+    captions.add_argument(
+        "--seconds", type=float, help="with --mic: stop after this many seconds of listening"
+    )
     captions.add_argument("--json", action="store_true", help="one JSON object on stdout")
     captions.set_defaults(run=_captions)
 
@@ -89,7 +107,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
 
 def _media_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--audio", type=Path, required=True, help="the recording (any ffmpeg format)"
+        "--audio", type=Path, help="the recording (any ffmpeg format); required but with --mic"
     )
     parser.add_argument(
         "--audio-format", help="raw PCM layout, e.g. s16le:16000:1 (for headerless files)"
@@ -137,6 +155,10 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 async def _captions(args: argparse.Namespace) -> int:
     from simulators.caption_replay import caption_recording, final_lines, percentile
 
+    if (args.audio is None) == (args.mic is None):
+        raise UsageError("give --audio FILE or --mic [DEVICE] (one of them)")
+    if args.mic is not None:
+        return await _captions_from_microphone(args)
     samples, make_listener, captioner = await asyncio.to_thread(_load, args)
     shown = await asyncio.to_thread(
         caption_recording, samples, listener=make_listener(), captioner=captioner
@@ -168,9 +190,99 @@ async def _captions(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _captions_from_microphone(args: argparse.Namespace) -> int:
+    """Live captions of the local microphone: each revision and final line as it comes."""
+    from cloud.captions import Captioner
+    from cloud.speech.asr import WhisperTranscriber
+    from edge.audio.caption_tap import caption_listener
+    from edge.audio.vad import SileroVad
+    from edge.models import EdgeModels
+    from edge.sources.microphone import MicrophoneSource, microphone_device
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError(f"--seconds {args.seconds}: give a positive number")
+    edge_config = settings_of(args).edge_config(device="microphone")
+    source = MicrophoneSource(microphone_device(args.mic))  # MediaError: one clear line
+    transcriber, models = await asyncio.to_thread(lambda: (WhisperTranscriber(), EdgeModels()))
+    captioner = Captioner(
+        transcriber, session_id="mic", language=args.language, languages=_languages(args)
+    )
+    listener = caption_listener(SileroVad(models.vad_session), edge_config)
+    if not args.json:
+        print(f"listening to {source.name}; Ctrl-C to stop", flush=True)
+    lines = await caption_live(
+        source,
+        listener=listener,
+        captioner=captioner,
+        show=_shower(args.json),
+        seconds=args.seconds,
+    )
+    if args.json:
+        print(json.dumps({"microphone": source.name, "lines": lines}))
+    return 0
+
+
+def _shower(as_json: bool) -> Callable[[Caption], None]:
+    def show(caption: Caption) -> None:
+        if as_json:
+            return
+        language = f"[{caption.language}] " if caption.language not in ("", "en") else ""
+        state = "final" if caption.final else "…    "
+        print(f"line {caption.line_id:<3} {state} {language}{caption.text}", flush=True)
+
+    return show
+
+
+async def caption_live(
+    chunks: AsyncIterable[AudioChunk],
+    *,
+    listener: Listener,
+    captioner: Captioner,
+    show: Callable[[Caption], None],
+    seconds: float | None = None,
+) -> list[dict[str, Any]]:
+    """Caption live audio as it arrives (the edge's tap and the cloud's caption queue, in
+    one process); returns the final lines once the audio ends or `seconds` have been heard."""
+    from cloud.captions.live import LiveCaptions
+    from edge.audio.caption_tap import CaptionTap
+    from protocol import Message, Sequencer
+    from protocol.messages import CaptionAudio
+
+    finals: list[dict[str, Any]] = []
+
+    async def shown(caption: Caption) -> None:
+        show(caption)
+        if caption.final and caption.text:
+            finals.append(
+                {"line_id": caption.line_id, "text": caption.text, "language": caption.language}
+            )
+
+    live = LiveCaptions(captioner, run_model=asyncio.to_thread, send=shown, show=lambda: True)
+
+    async def to_captioner(message: Message) -> None:
+        if isinstance(message, CaptionAudio):
+            live.receive(message)
+
+    tap = CaptionTap(listener, Sequencer("mic"), to_captioner, privacy=lambda: "standard")
+    tap.switch(captions=True)
+    worker = asyncio.create_task(live.run())
+    try:
+        async for chunk in chunks:
+            await tap.hear(chunk)
+            if seconds is not None and chunk.t + chunk.duration >= seconds:
+                break
+        await tap.stop()
+        await live.drain()
+    finally:
+        worker.cancel()
+    return finals
+
+
 async def _notes(args: argparse.Namespace) -> int:
     from simulators.caption_replay import notes_for_recording
 
+    if args.audio is None:
+        raise UsageError("notes need --audio FILE")
     if args.remember and not args.user:
         raise UsageError("--remember needs --user: whose memories should keep the notes")
     samples, make_listener, captioner = await asyncio.to_thread(_load, args)

@@ -96,6 +96,8 @@ class LiveCaptions:
         self._pending: list[CaptionAudio] = []
         self._finished: list[int] = []
         self._arrived = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.captions_sent = 0
 
     def receive(self, message: CaptionAudio) -> None:
@@ -106,6 +108,7 @@ class LiveCaptions:
             # Only the newest revision of a line is worth transcribing.
             self._pending = [m for m in self._pending if m.final or m.line_id != message.line_id]
         self._pending.append(message)
+        self._idle.clear()
         self._arrived.set()
 
     def _next(self) -> CaptionAudio:
@@ -129,6 +132,12 @@ class LiveCaptions:
                     raise
                 except Exception:  # one line lost, the captions go on
                     log.exception("caption line %s failed", message.line_id)
+            self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until every line filed so far has been captioned (the worker must run)."""
+        while self._pending or not self._idle.is_set():
+            await self._idle.wait()
 
     async def _caption(self, message: CaptionAudio) -> None:
         try:
