@@ -32,6 +32,31 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument("--repeats", type=int, default=3, help="passes; the best is reported")
     edge.add_argument("--json", action="store_true", help="one JSON line")
     edge.set_defaults(run=_bench_edge)
+    barge = benchmarks.add_parser(
+        "barge-in",
+        help="speech over a spoken answer: stop latency, false barge-ins from its echo, "
+        "backchannels that let it play on",
+    )
+    barge.add_argument("--seeds", type=int, default=2, help="echo paths per answer and level")
+    barge.add_argument("--json", action="store_true", help="one JSON line")
+    barge.set_defaults(run=_bench_barge_in)
+
+
+async def _bench_barge_in(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from simulators.bench_barge_in import bench_barge_in
+
+    if args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    result = await asyncio.to_thread(
+        bench_barge_in,
+        settings_of(args).recordings,
+        seeds=args.seeds,
+        progress=progress_printer(),
+    )
+    print_result(result, args.json)
+    return 0
 
 
 async def _bench_edge(args: argparse.Namespace) -> int:

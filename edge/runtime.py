@@ -14,16 +14,19 @@ import bisect
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
-from edge.audio.activation import Decision, IgnoreSpeech, InterruptAnswer, SendSpeech
+from edge.audio.activation import IgnoreSpeech, InterruptAnswer, SendSpeech
+from edge.audio.backchannel import meaning
 from edge.audio.endpointing import SpeechEnded
 from edge.audio.listener import Listener
+from edge.audio.playback import AnswerPlayer
 from edge.audio.speech_encoding import SpeechEncodingError, encode_opus
-from edge.audio.turn_taking import turn_taking_for
+from edge.audio.turn_taking import ClassifySpeech, TurnDecision, turn_taking_for
 from edge.audio.wake import KeywordSpotter
 from edge.config import EdgeConfig
 from edge.errors import MediaError
@@ -40,6 +43,7 @@ from edge.vision.scene import SceneChangeDetector, scene_signature
 from protocol import (
     ANSWER_MODES,
     MAX_SEGMENT_PART_BYTES,
+    AnswerAudio,
     AnswerDone,
     Control,
     Interrupt,
@@ -57,6 +61,8 @@ from protocol.privacy import PrivacyPolicy, may_leave, parse_privacy, policy_for
 log = logging.getLogger(__name__)
 
 Send = Callable[[Message], Awaitable[None]]
+Transcribe = Callable[[npt.NDArray[np.int16]], str]
+"""16 kHz speech → its words: what the wearer said over a spoken answer (on the device)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,8 @@ class EdgeStats:
     # Utterances kept on the device (no wake phrase / button) and answers barged in on.
     speech_ignored: int = 0
     interrupts_sent: int = 0
+    # Speech over a spoken answer that was a backchannel ("mhm"): the answer went on.
+    backchannels: int = 0
     # Items a source delivered that no stage could use (edge/sources/media_checks.py), and the last reason.
     frames_rejected: int = 0
     audio_rejected: int = 0
@@ -103,9 +111,13 @@ class EdgeRuntime:
         clock: Callable[[], float] = time.monotonic,
         deliver: Send | None = None,
         spotter: KeywordSpotter | None = None,
+        player: AnswerPlayer | None = None,
+        transcribe: Transcribe | None = None,
     ) -> None:
         """`send` carries messages upstream; `deliver` hands answers the edge made itself
-        (local-only mode) to the wearer's display or speaker."""
+        (local-only mode) to the wearer's display or speaker. `player` plays spoken answers
+        (barge-in pauses it); `transcribe` tells a backchannel over one from a question
+        (without it, any speech over an answer stops it)."""
         self._listener = listener
         self._deliver = deliver
         self._analyser = analyser
@@ -123,6 +135,11 @@ class EdgeRuntime:
         self._live = LiveNotes(ByteBudget(self.config.live_bytes_per_minute))
         # Which utterances are questions, and when the wearer talks over an answer.
         self.turn_taking = turn_taking_for(listener, self.config, spotter)
+        self.player = player
+        if player is not None:
+            self.turn_taking.attach_player(player)
+        self._transcribe = transcribe
+        self._to_classify: list[ClassifySpeech] = []
         self._interrupts: list[int] = []
         # Which turns are open and where each answer stands, fed by both directions.
         self.turns = TurnTracker()
@@ -141,13 +158,15 @@ class EdgeRuntime:
                 if item is None:
                     continue  # refused and counted: the session goes on without it
                 speech = self._take(item)
+                speech += await self._classify_held()
                 if isinstance(item, VideoFrame) and self._scene_changed(item):
                     turns.create_task(self._send_scene_note(item))
                 await self._send_interrupts()
                 for ended in speech:
                     await self._take_turn(ended, turns)
             # A stream that ends mid-utterance: that speech is a question like any other.
-            for ended in self._accepted(self.turn_taking.flush()):
+            flushed = self._accepted(self.turn_taking.flush())
+            for ended in flushed + await self._classify_held():
                 await self._take_turn(ended, turns)
 
     async def _take_turn(self, ended: SpeechEnded, turns: asyncio.TaskGroup) -> None:
@@ -319,6 +338,10 @@ class EdgeRuntime:
         """A message from upstream for this session: when an answer begins or ends,
         turn-taking hears of it (barge-in and follow-up turns depend on it). An
         interrupt it causes leaves with the next media item."""
+        if self.player is not None and isinstance(message, AnswerAudio):
+            self.player.add(message)
+        if self.player is not None and isinstance(message, AnswerDone) and message.interrupted:
+            self.player.stop(message.turn_id)
         for event in self.turns.received(message):
             if isinstance(event, AnswerBegan):
                 self._accepted(self.turn_taking.answer_started(event.turn_id))
@@ -329,7 +352,25 @@ class EdgeRuntime:
         """A talk-button press that did not come in the source (the phone app's button)."""
         self._accepted(self.turn_taking.button())
 
-    def _accepted(self, decisions: list[Decision]) -> list[SpeechEnded]:
+    async def _classify_held(self) -> list[SpeechEnded]:
+        """Speech heard over a spoken answer: a backchannel resumes it, anything else stops
+        it. Transcribed off the event loop; the answer stays paused meanwhile."""
+        speech: list[SpeechEnded] = []
+        while self._to_classify:
+            ended = self._to_classify.pop(0).ended
+            said: str | None = None  # no transcriber: any speech over the answer stops it
+            if self._transcribe is not None:
+                try:
+                    said = await asyncio.to_thread(self._transcribe, ended.samples)
+                except Exception as exc:  # a failed transcriber must not cost the question
+                    log.warning("could not transcribe speech over the answer: %s", exc)
+            verdict = meaning(said) if said is not None else "question"
+            if verdict == "backchannel":
+                self.stats.backchannels += 1
+            speech += self._accepted(self.turn_taking.classified(ended, verdict))
+        return speech
+
+    def _accepted(self, decisions: Sequence[TurnDecision]) -> list[SpeechEnded]:
         """The utterances to send; interrupts are queued for `_send_interrupts`."""
         speech: list[SpeechEnded] = []
         for decision in decisions:
@@ -340,6 +381,8 @@ class EdgeRuntime:
                 log.info("speech kept on the device: %s", decision.reason)
             elif isinstance(decision, InterruptAnswer):
                 self._interrupts.append(decision.turn_id)
+            elif isinstance(decision, ClassifySpeech):
+                self._to_classify.append(decision)
         return speech
 
     async def _send_interrupts(self) -> None:

@@ -5,19 +5,31 @@ glasses, 512-sample chunks from a replay, odd sizes from a microphone); the VAD
 needs exactly `CHUNK_SAMPLES` at a time. The listener re-chunks, keeping the
 remainder until the next piece arrives, and times every 512-sample frame by
 its first sample.
+
+While a spoken answer plays, an `EchoCanceller` with the player's reference
+takes the assistant's own voice out of each frame before the VAD and the
+endpointer see it (edge/audio/echo.py). The listener also notes each frame at
+which the VAD first hears speech (`onsets`), long before the endpointer
+confirms it: barge-in silences the answer there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
+from edge.audio.echo import EchoCanceller
 from edge.audio.endpointing import EndpointConfig, Endpointer, EndpointEvent
 from edge.audio.smart_turn import TurnEndPolicy
 from edge.audio.vad import Vad
 from edge.sources.media import CHUNK_SAMPLES, SAMPLE_RATE, AudioChunk
 
 _INT16_SCALE = np.float32(1.0 / 32768.0)
+
+Reference = Callable[[float, int], npt.NDArray[np.int16]]
+"""(source time, samples) → what the speaker played over them (AnswerPlayer.reference)."""
 
 
 class Listener:
@@ -32,6 +44,17 @@ class Listener:
         self._pending_count = 0
         self._pending_t = 0.0
         self._scaled = np.zeros(CHUNK_SAMPLES, dtype=np.float32)
+        self._echo: tuple[EchoCanceller, Reference] | None = None
+        # Source times of frames where speech began (not yet confirmed); drained by the caller.
+        self.onsets: list[float] = []
+
+    def cancel_echo(self, reference: Reference, canceller: EchoCanceller | None = None) -> None:
+        """Take what the speaker plays (`reference`) out of every frame from now on."""
+        self._echo = (canceller or EchoCanceller(CHUNK_SAMPLES), reference)
+
+    def take_onsets(self) -> list[float]:
+        onsets, self.onsets = self.onsets, []
+        return onsets
 
     @property
     def config(self) -> EndpointConfig:
@@ -83,7 +106,15 @@ class Listener:
         return events
 
     def _frame(self, chunk: AudioChunk) -> list[EndpointEvent]:
-        return self.endpointer.push(chunk, self._probability(chunk.samples))
+        if self._echo is not None:
+            canceller, reference = self._echo
+            heard = canceller.process(chunk.samples, reference(chunk.t, CHUNK_SAMPLES))
+            chunk = AudioChunk(chunk.t, heard.residual)
+        was_speech = self.endpointer.in_speech
+        events = self.endpointer.push(chunk, self._probability(chunk.samples))
+        if not was_speech and self.endpointer.in_speech:
+            self.onsets.append(chunk.t)
+        return events
 
     def _probability(self, samples: npt.NDArray[np.int16]) -> float:
         np.copyto(self._scaled, samples)

@@ -14,9 +14,12 @@ sounddevice layer, and tests pull blocks from a list.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from functools import wraps
+from typing import Literal, ParamSpec, TypeVar, cast
 
 import av
 import numpy as np
@@ -34,6 +37,21 @@ PlayerState = Literal["idle", "playing", "paused"]
 HISTORY_S = 2.0
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """The speaker's thread pulls while the event loop adds and pauses: one at a time."""
+
+    @wraps(method)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with cast("AnswerPlayer", args[0])._lock:
+            return method(*args, **kwargs)
+
+    return run
+
+
 @dataclass(slots=True)
 class _Turn:
     turn_id: int
@@ -48,6 +66,7 @@ class AnswerPlayer:
     """One speaker's playout: a queue of turns' audio, paused and resumed by barge-in."""
 
     def __init__(self, *, history_s: float = HISTORY_S, max_queued_s: float = MAX_ANSWER_PLAYOUT_S):
+        self._lock = threading.RLock()
         self._queue: deque[tuple[int, npt.NDArray[np.int16]]] = deque()
         self._queued = 0
         self._max_queued = round(max_queued_s * SAMPLE_RATE)
@@ -60,6 +79,7 @@ class AnswerPlayer:
         self.now_playing: int | None = None  # the turn whose audio the last block held
         self.silenced_at: float | None = None  # first silent sample after the last pause
         self.dropped_samples = 0
+        self.played_samples = 0  # answer audio handed to the speaker so far
         self.errors: list[str] = []
 
     @property
@@ -81,6 +101,7 @@ class AnswerPlayer:
         open_turns = self._open_turns()
         return min(open_turns) if open_turns else None
 
+    @_locked
     def add(self, audio: AnswerAudio) -> None:
         """A part of a spoken answer; parts are played in order of `part`, waiting for a gap
         to fill. A part for a stopped turn, repeated or beyond the part ceiling is dropped."""
@@ -103,6 +124,7 @@ class AnswerPlayer:
                 self._flush(turn)
                 break
 
+    @_locked
     def pull(self, t: float, frames: int) -> npt.NDArray[np.int16]:
         """The next `frames` samples for the speaker, heard from source time `t` on.
 
@@ -118,6 +140,7 @@ class AnswerPlayer:
                 take = min(frames - filled, len(samples))
                 out[filled : filled + take] = samples[:take]
                 filled += take
+                self.played_samples += take
                 playing = turn_id
                 self._queued -= take
                 if take == len(samples):
@@ -131,6 +154,7 @@ class AnswerPlayer:
         self._remember(round(t * SAMPLE_RATE), out)
         return out
 
+    @_locked
     def reference(self, t: float, frames: int) -> npt.NDArray[np.int16]:
         """What the speaker played over [t, t + frames / 16 kHz): zeros where it played
         nothing, or longer ago than the history keeps."""
@@ -146,16 +170,19 @@ class AnswerPlayer:
             out[lo - start : hi - start] = self._history[index]
         return out
 
+    @_locked
     def pause(self) -> None:
         """Silence from the next block on; the position is kept."""
         if not self._paused:
             self._paused = True
             self.silenced_at = None
 
+    @_locked
     def resume(self) -> None:
         """Play on from where the pause left off."""
         self._paused = False
 
+    @_locked
     def stop(self, turn_id: int | None = None) -> None:
         """Drop `turn_id`'s audio (default: every turn's), queued and still to come."""
         turns = {turn_id} if turn_id is not None else {t for t, _ in self._queue} | set(self._turns)
