@@ -33,11 +33,12 @@ from cloud.notes.conversation_store import keep_record
 from cloud.notes.live import FinishedConversation
 from cloud.notes.memories import remember_notes
 from cloud.prompting.memory_prompt import build_answer_messages
+from cloud.prompting.prompt import QUESTION_SLOT, opening_messages
 from cloud.prompting.recall import acknowledge_facts, direct_answer, recall, turn_memories
 from cloud.reasoning.interruption import unless_interrupted
 from cloud.reasoning.modes import choose_mode
 from cloud.reasoning.openai_reasoner import ToolCallingReasoner
-from cloud.reasoning.reasoner import ChatMessage, Reasoner
+from cloud.reasoning.reasoner import ChatMessage, Prefills, Reasoner
 from cloud.session_settings import SessionSettings, apply_setting
 from cloud.speech.asr import Transcriber
 from cloud.speech.speech_decoding import speech_samples
@@ -120,6 +121,8 @@ class Turn:
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
     # Why the turn is refused without an answer (its speech should never have left).
     refused: str = ""
+    # The reasoner reading the prompt's opening while the question is still being heard.
+    prefill: asyncio.Task[None] | None = None
 
     @property
     def visual(self) -> bool:
@@ -137,6 +140,11 @@ class Turn:
         if self.segment is None:
             return np.frombuffer(joined, dtype=np.int16)
         return speech_samples(self.segment.codec, joined, self.segment.sample_rate)
+
+
+def _cancel_prefill(turn: Turn) -> None:
+    if turn.prefill is not None and not turn.prefill.done():
+        turn.prefill.cancel()
 
 
 class Conversation:
@@ -242,6 +250,7 @@ class Conversation:
             turn = self._turn(message.turn_id)
             turn.observation = message
             turn.seen.set()
+            self._prefill(turn)
         elif isinstance(message, CaptionAudio):
             self.listening.receive(message)
         elif isinstance(message, Keyframe):
@@ -250,6 +259,7 @@ class Conversation:
             # A turn already answered has left `_turns`: interrupting it is a no-op.
             if (interrupted := self._turns.get(message.turn_id)) is not None:
                 interrupted.interrupted.set()
+                _cancel_prefill(interrupted)
 
     def _refuse_private(self, message: Message) -> None:
         """Something the session's privacy mode keeps on the device arrived anyway: it is
@@ -262,7 +272,8 @@ class Conversation:
         )
         if isinstance(message, Query) or (isinstance(message, SpeechSegment) and message.last):
             reason = f"privacy mode {self.settings.privacy}: this question may not leave the device"
-            self._turns.pop(message.turn_id, None)
+            if (dropped := self._turns.pop(message.turn_id, None)) is not None:
+                _cancel_prefill(dropped)
             self._ready.put_nowait(Turn(message.turn_id, refused=reason))
 
     async def run(self) -> None:
@@ -273,22 +284,59 @@ class Conversation:
 
     async def _answer_turns(self) -> None:
         """Answer turns in order until cancelled."""
-        while True:
-            turn = await self._ready.get()
+        try:
+            while True:
+                turn = await self._ready.get()
+                try:
+                    await self._answer(turn)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # one failed turn must not end the session
+                    log.exception("turn %s failed", turn.turn_id)
+                    await self._send(
+                        self._out.make(
+                            Error, code="turn_failed", message=str(exc)[:500], turn_id=turn.turn_id
+                        )
+                    )
+                finally:
+                    self._turns.pop(turn.turn_id, None)
+                    _cancel_prefill(turn)
+                    self.turns_finished += 1
+        finally:  # the session ended: no prompt is read for a turn nobody will answer
+            for pending in self._turns.values():
+                _cancel_prefill(pending)
+
+    def _prefill(self, turn: Turn) -> None:
+        """Start reading the turn's prompt up to its question, so that once the question
+        is transcribed only it and the answer remain for the reasoner. The camera prompt
+        is the one prefilled: with memories recalled for the question the prompt opens
+        differently, and the cache simply does not match (nothing changes but the time)."""
+        source = turn.segment or turn.query
+        observation = turn.observation
+        if turn.prefill is not None or observation is None or turn.interrupted.is_set():
+            return
+        if source is not None and any(stage.name == "prompt_ready" for stage in turn.stages):
+            return  # too late: the answer has started
+        mode = self._resolve(self.settings.mode_for(source.mode if source else "auto"))
+        reasoner = self._models.reasoner_for(mode)
+        if not isinstance(reasoner, Prefills):
+            return
+        messages = opening_messages(
+            [line.text for line in observation.ocr],
+            [(label.name, label.score) for label in observation.labels],
+            mode=mode,
+        )
+
+        async def read_opening() -> None:
             try:
-                await self._answer(turn)
+                computed = await reasoner.prefill(messages, up_to=QUESTION_SLOT)
+                log.debug("turn %s: prefilled %d prompt tokens", turn.turn_id, computed)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # one failed turn must not end the session
-                log.exception("turn %s failed", turn.turn_id)
-                await self._send(
-                    self._out.make(
-                        Error, code="turn_failed", message=str(exc)[:500], turn_id=turn.turn_id
-                    )
-                )
-            finally:
-                self._turns.pop(turn.turn_id, None)
-                self.turns_finished += 1
+            except Exception as exc:  # only time is lost: the answer reads the whole prompt
+                log.warning("prefill failed on turn %s: %s", turn.turn_id, exc)
+
+        turn.prefill = asyncio.create_task(read_opening())
 
     def _turn(self, turn_id: int) -> Turn:
         if turn_id not in self._turns:

@@ -135,6 +135,19 @@ def build_messages(
     return messages
 
 
+# Stands for the question in a prompt built before the question is known (the reasoner's
+# prefill while the wearer speaks): plain letters, which defusing leaves as they are.
+QUESTION_SLOT = "QUESTIONSLOTQ"
+
+
+def opening_messages(
+    ocr_lines: Sequence[str], labels: Sequence[tuple[str, float]], *, mode: str = "fast"
+) -> list[ChatMessage]:
+    """A turn's camera prompt with `QUESTION_SLOT` for the question: everything before the
+    slot is what `build_messages` will give once the question is known."""
+    return build_messages(QUESTION_SLOT, ocr_lines=ocr_lines, labels=labels, mode=mode)
+
+
 def describe_camera(ocr_lines: Sequence[str], labels: Sequence[tuple[str, float]]) -> str:
     """The camera's findings as plain sentences, the text quoted as data."""
     sentences: list[str] = []

@@ -14,6 +14,13 @@ Every prompt opens with fixed instructions and worked examples, so recent
 turns' key/value caches are kept (cloud/reasoning/prefix_cache.py) and a new prompt
 reuses the one it shares the longest start with: only the camera data,
 memories and question are computed.
+
+`prefill` goes one step further: while the wearer is still being heard, the
+conversation hands it the turn's prompt up to the question (instructions,
+worked examples, what the camera read), and one forward pass leaves that in
+the caches; at end of speech only the question and the answer are computed.
+Greedy decoding from a cache is the same computation as without it, so the
+answer does not change.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from cloud.assets import QWEN_SHA256, qwen_gguf_path, qwen_part_paths
 from cloud.errors import ModelError
@@ -64,6 +71,19 @@ class Reasoner(Protocol):
         """The answer's text in pieces, as soon as each is written.
 
         Leaving the iteration early (break, cancellation, `aclose`) stops generation.
+        """
+        ...
+
+
+@runtime_checkable
+class Prefills(Protocol):
+    """A reasoner that can compute a prompt's opening before the question is known."""
+
+    async def prefill(self, messages: Sequence[ChatMessage], *, up_to: str) -> int:
+        """Cache the prompt `messages` would make, up to the last `up_to` in it.
+
+        Returns how many tokens were computed (0: already cached). Cancelling it
+        before the worker starts skips it; once started it runs one forward pass.
         """
         ...
 
@@ -104,6 +124,8 @@ class QwenReasoner:
         self._running = threading.Event()
         # Recent generations' key/value caches and the tokens they hold (worker thread only).
         self._caches = PrefixCaches()
+        # How many prompt tokens the last generation took from a cache (worker thread only).
+        self.last_reused_tokens = 0
 
     @property
     def generating(self) -> bool:
@@ -142,6 +164,44 @@ class QwenReasoner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(done)
 
+    async def prefill(self, messages: Sequence[ChatMessage], *, up_to: str) -> int:
+        text = self._tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        cut = text.rfind(up_to)
+        if cut <= 0:
+            raise ValueError(f"the prompt has no {up_to!r} to prefill up to")
+        ids = self._tokenizer(text[:cut], add_special_tokens=False, return_tensors="pt")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._worker, self._prefill, ids["input_ids"][0])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"the reasoner failed while reading the prompt: {exc}") from exc
+
+    def _prefill(self, tokens: torch.Tensor) -> int:
+        import torch
+        from transformers import DynamicCache
+
+        torch.set_num_threads(self._threads)
+        past = self._caches.take(tokens)
+        held = 0 if past is None else int(past.get_seq_length())
+        if past is None:
+            past = DynamicCache()
+        if held < tokens.numel():
+            with torch.inference_mode():
+                self._model(
+                    input_ids=tokens[None, held:],
+                    past_key_values=past,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+        self._caches.put(past, tokens)
+        return tokens.numel() - held
+
     def _generate(
         self,
         inputs: dict[str, torch.Tensor],
@@ -158,6 +218,7 @@ class QwenReasoner:
             torch.set_num_threads(self._threads)  # OpenMP settings are per thread
             # Taken out of the pool: generate extends it in place, and it is lost if generate fails.
             past = self._caches.take(inputs["input_ids"][0])
+            self.last_reused_tokens = 0 if past is None else int(past.get_seq_length())
             with torch.inference_mode():
                 output = self._model.generate(
                     **inputs,
