@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from cloud.speech.asr import WhisperTranscriber
 from edge.audio.backchannel import meaning, normalise
 from edge.audio.listener import Listener
 from edge.audio.vad import SileroVad
@@ -73,7 +74,7 @@ def test_the_wearer_talking_over_the_answer_silences_it_within_100_ms_and_is_ans
     recording: str,
     recordings: Path,
     spoken_answers: list[tuple[npt.NDArray[np.int16], int]],
-    whisper,  # type: ignore[no-untyped-def]
+    whisper: WhisperTranscriber,
 ) -> None:
     wearer = read_audio(recordings / "speech" / recording, None)
     answer, rate = spoken_answers[0]
@@ -100,7 +101,7 @@ def test_a_backchannel_over_the_answer_pauses_it_then_it_plays_on_to_the_end(
     word: str,
     tmp_path: Path,
     spoken_answers: list[tuple[npt.NDArray[np.int16], int]],
-    whisper,  # type: ignore[no-untyped-def]
+    whisper: WhisperTranscriber,
 ) -> None:
     answer, rate = spoken_answers[1]
     heard = replay_spoken_barge_in(
