@@ -39,8 +39,9 @@ import psycopg
 
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
+from cloud.memory.hybrid_search import fused_hits, plan_search
 from cloud.memory.postgres_pool import open_pool, shown_dsn
-from cloud.memory.ranking import Candidate, RankingWeights, rank, text_ranks, vector_ranks
+from cloud.memory.ranking import RankingWeights
 from cloud.memory.records import (
     Memory,
     MemoryChanges,
@@ -59,13 +60,11 @@ from cloud.memory.revisions import (
     reindex_edited,
     store_memories,
 )
-from cloud.memory.sqlite_store import CANDIDATES_PER_RETRIEVER, utc_now
+from cloud.memory.sqlite_store import utc_now
 from cloud.memory.vectors import (
     FloatArray,
     VectorIndex,
-    embed_texts,
     embed_with_context,
-    normalised,
 )
 from cloud.memory.words import STOPWORDS, words
 
@@ -377,58 +376,32 @@ class PostgresMemoryStore:
     ) -> list[SearchHit]:
         """Hybrid retrieval as SqliteMemoryStore.search: nearest embeddings and full-text
         matches, fused (ranking.py); `since`/`until` keep it to event times in [since, until)."""
-        check_user(user)
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidMemoryError("a search needs a non-empty query")
-        now_s = to_utc(now, "now").timestamp()
-        if k <= 0:
+        plan = plan_search(
+            self._embedder,
+            user,
+            query,
+            now=now,
+            k=k,
+            query_vector=query_vector,
+            since=since,
+            until=until,
+        )
+        if plan is None:
             return []
-        if query_vector is None:
-            vector = self._embed([query])[0]
-        elif query_vector.shape != (self._embedder.dimension,):
-            raise InvalidMemoryError(
-                f"query_vector has shape {query_vector.shape}; "
-                f"expected ({self._embedder.dimension},) from {self._embedder.name}"
-            )
-        else:
-            vector = normalised(query_vector)
-        pool = max(CANDIDATES_PER_RETRIEVER, k)
-        window = None
-        if since is not None or until is not None:
-            window = (
-                -np.inf if since is None else to_utc(since, "since").timestamp(),
-                np.inf if until is None else to_utc(until, "until").timestamp(),
-            )
         with self._user_lock(user), self._reading() as conn:
             index = self._current_index(conn, user)
-            keys, cosines = index.nearest(vector, pool, window)
-            by_vector = vector_ranks(keys.tolist(), cosines.tolist(), self.weights.min_cosine)
             matched = [
                 key
-                for key in self._text_matches(conn, user, query, pool, since, until)
+                for key in self._text_matches(conn, user, query, plan.pool, since, until)
                 if key in index
             ]
-            by_text = text_ranks(matched)
-            candidates = []
-            for key in by_vector.keys() | by_text.keys():
-                time_s, importance = index.meta(key)
-                vector_rank, cosine = by_vector.get(key, (None, index.cosine(key, vector)))
-                candidates.append(
-                    Candidate(key, cosine, vector_rank, by_text.get(key), time_s, importance)
-                )
-            ranked = rank(candidates, now_s=now_s, k=k, weights=self.weights)
-            memories = self._memories_by_seq(conn, user, [item.candidate.key for item in ranked])
-        return [
-            SearchHit(
-                memory=memories[item.candidate.key],
-                score=item.score,
-                cosine=item.candidate.cosine,
-                vector_rank=item.candidate.vector_rank,
-                text_rank=item.candidate.text_rank,
+            return fused_hits(
+                index,
+                plan,
+                matched,
+                self.weights,
+                lambda keys: self._memories_by_seq(conn, user, keys),
             )
-            for item in ranked
-            if item.candidate.key in memories
-        ]
 
     # -- internals: connections, versions and the per-user cache -------------
 
@@ -562,9 +535,6 @@ class PostgresMemoryStore:
         )
 
     # -- internals: queries --------------------------------------------------
-
-    def _embed(self, texts: list[str]) -> FloatArray:
-        return embed_texts(self._embedder, texts)
 
     def _embed_with_context(self, items: Sequence[tuple[str, str | None]]) -> FloatArray:
         return embed_with_context(self._embedder, items)

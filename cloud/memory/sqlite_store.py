@@ -30,12 +30,9 @@ import numpy as np
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
 from cloud.memory.facts import fact_slot
+from cloud.memory.hybrid_search import fused_hits, plan_search
 from cloud.memory.ranking import (
-    Candidate,
     RankingWeights,
-    rank,
-    text_ranks,
-    vector_ranks,
 )
 from cloud.memory.records import (
     Memory,
@@ -60,13 +57,10 @@ from cloud.memory.revisions import (
 from cloud.memory.vectors import (
     FloatArray,
     VectorIndex,
-    embed_texts,
     embed_with_context,
-    normalised,
 )
 from cloud.memory.words import fts_match_query
 
-CANDIDATES_PER_RETRIEVER = 50
 _EMBED_BATCH = 256
 
 _SCHEMA = """
@@ -392,67 +386,35 @@ class SqliteMemoryStore:
         memories whose event time lies between them ("what did I do last
         Tuesday?", see time_query.py).
         """
-        check_user(user)
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidMemoryError("a search needs a non-empty query")
-        now_s = to_utc(now, "now").timestamp()
-        if k <= 0:
+        plan = plan_search(
+            self._embedder,
+            user,
+            query,
+            now=now,
+            k=k,
+            query_vector=query_vector,
+            since=since,
+            until=until,
+        )
+        if plan is None:
             return []
-        if query_vector is None:
-            vector = self._embed([query])[0]
-        elif query_vector.shape != (self._embedder.dimension,):
-            raise InvalidMemoryError(
-                f"query_vector has shape {query_vector.shape}; "
-                f"expected ({self._embedder.dimension},) from {self._embedder.name}"
-            )
-        else:
-            vector = normalised(query_vector)
-        pool = max(CANDIDATES_PER_RETRIEVER, k)
-        window = None
-        if since is not None or until is not None:
-            window = (
-                -np.inf if since is None else to_utc(since, "since").timestamp(),
-                np.inf if until is None else to_utc(until, "until").timestamp(),
-            )
         with self._lock:
             self._follow_other_writers()
             index = self._index(user)
-            keys, cosines = index.nearest(vector, pool, window)
-            by_vector = vector_ranks(keys.tolist(), cosines.tolist(), self.weights.min_cosine)
-            if window is None:
-                matched = self._text_matches(user, query, pool, index)
+            if plan.window is None:
+                matched = self._text_matches(user, query, plan.pool, index)
             else:  # more full-text matches, since those outside the window are dropped
+                start, end = plan.window
                 matched = [
                     key
-                    for key in self._text_matches(user, query, pool * 4, index)
-                    if window[0] <= index.meta(key)[0] < window[1]
-                ][:pool]
-            by_text = text_ranks(matched)
-            candidates = []
-            for key in by_vector.keys() | by_text.keys():
-                time_s, importance = index.meta(key)
-                vector_rank, cosine = by_vector.get(key, (None, index.cosine(key, vector)))
-                candidates.append(
-                    Candidate(key, cosine, vector_rank, by_text.get(key), time_s, importance)
-                )
-            ranked = rank(candidates, now_s=now_s, k=k, weights=self.weights)
-            memories = self._memories_by_seq(user, [item.candidate.key for item in ranked])
-        return [
-            SearchHit(
-                memory=memories[item.candidate.key],
-                score=item.score,
-                cosine=item.candidate.cosine,
-                vector_rank=item.candidate.vector_rank,
-                text_rank=item.candidate.text_rank,
+                    for key in self._text_matches(user, query, plan.pool * 4, index)
+                    if start <= index.meta(key)[0] < end
+                ][: plan.pool]
+            return fused_hits(
+                index, plan, matched, self.weights, lambda keys: self._memories_by_seq(user, keys)
             )
-            for item in ranked
-            if item.candidate.key in memories
-        ]
 
     # -- internals ---------------------------------------------------------
-
-    def _embed(self, texts: list[str]) -> FloatArray:
-        return embed_texts(self._embedder, texts)
 
     def _embed_with_context(self, items: Sequence[tuple[str, str | None]]) -> FloatArray:
         return embed_with_context(self._embedder, items)
