@@ -24,6 +24,7 @@ from cloud.memory.embedder import MiniLmEmbedder
 from cloud.memory.user_data import UserDirectory
 from cloud.prompting.prompt import build_messages
 from cloud.reasoning.backends import make_reasoner, make_reasoning_reasoner, make_transcriber
+from deploy.app_conversations import StoreConversations
 from deploy.app_memory import StoreMemoryAccess
 from deploy.retention import RetentionSweeper
 from edge.models import EdgeModels
@@ -139,7 +140,14 @@ async def local_stack(
             cloud_secret=cloud.gateway_secret,
         )
         app = (
-            AppApi(gateway, app_models, accounts=accounts, memory=memory, history=history)
+            AppApi(
+                gateway,
+                app_models,
+                accounts=accounts,
+                memory=memory,
+                history=history,
+                conversations=app_conversations(models),
+            )
             if app_models is not None
             else None
         )
@@ -158,6 +166,14 @@ async def local_stack(
                         await sweeping
 
 
+def app_conversations(models: Models) -> StoreConversations | None:
+    """The users' noted conversations, where the cloud keeps users' data at all."""
+    users = models.users
+    if users is None:
+        return None
+    return StoreConversations(users.data_dir, lambda user: users.open(user).memory)
+
+
 def retention_sweeper(
     config: CloudConfig,
     models: Models,
@@ -172,8 +188,12 @@ def retention_sweeper(
         lambda user: users.open(user).memory, tools_of=lambda user: users.open(user).tools
     )
 
+    conversations = app_conversations(models)
+
     async def forget(user: str, max_age_s: float) -> None:
         await asyncio.to_thread(stores.forget_older_than, user, max_age_s)
+        if conversations is not None:  # noted conversations, and the memories made of them
+            await asyncio.to_thread(conversations.forget_older_than, user, max_age_s)
         if history is not None:
             await asyncio.to_thread(history.enforce_retention, user, max_age_s)
 

@@ -18,6 +18,7 @@ from gateway.accounts import Accounts
 from gateway.history import History
 from gateway.memory_access import MemoryAccess
 from gateway.routes.auth import AppAuth
+from gateway.routes.conversations import ConversationAccess, ConversationRoutes
 from gateway.routes.glasses import GlassesRoutes
 from gateway.routes.history import HistoryRoutes
 from gateway.routes.live import LiveSessions
@@ -43,6 +44,7 @@ class AppApi:
         accounts: Accounts | None = None,
         memory: MemoryAccess | None = None,
         history: History | None = None,
+        conversations: ConversationAccess | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         resume_grace_s: float = RESUME_GRACE_S,
@@ -51,6 +53,7 @@ class AppApi:
         self.accounts = accounts
         self.memory = memory
         self.history = history
+        self.conversations = conversations
         self.auth = AppAuth(accounts, limiter or RateLimiter(dict(DEFAULT_LIMITS)), clock)
         self.live = LiveSessions(
             gateway,
@@ -70,6 +73,7 @@ class AppApi:
                 *self.live.routes(),
                 *MemoryRoutes(memory).routes(),
                 *HistoryRoutes(history).routes(),
+                *ConversationRoutes(conversations).routes(),
                 *self._glasses.routes(),
                 *static_routes(),
             ]
@@ -98,5 +102,9 @@ class AppApi:
             turns = await asyncio.to_thread(self.history.enforce_retention, user, max_age_s)
         if self.memory is not None:
             memories = await asyncio.to_thread(self.memory.forget_older_than, user, max_age_s)
+        if self.conversations is not None:  # noted conversations and their memories
+            memories += await asyncio.to_thread(
+                self.conversations.forget_older_than, user, max_age_s
+            )
         log.info("retention for %s: %d turns and %d memories deleted", user, turns, memories)
         return turns, memories

@@ -37,6 +37,10 @@ CHECKED = {
     ("DELETE", "/v1/memories/{memory_id}"),
     ("GET", "/v1/history"),
     ("GET", "/v1/history/{turn}/keyframe.jpg"),
+    # Checked in tests/test_conversations_page.py (bob never reads or deletes alice's).
+    ("GET", "/v1/conversations"),
+    ("GET", "/v1/conversations/{conversation_id}"),
+    ("DELETE", "/v1/conversations/{conversation_id}"),
     ("GET", "/v1/glasses"),
     ("GET", "/v1/me"),
     ("POST", "/v1/token"),

@@ -733,6 +733,66 @@ function setupListening() {
   showListening();
 }
 
+// ---- conversations (notes) ------------------------------------------------
+
+async function loadConversations() {
+  let conversations;
+  try {
+    conversations = (await (await api("/v1/conversations")).json()).conversations;
+  } catch (error) {
+    $("#conversations-empty").textContent = "Conversation notes are not available.";
+    $("#conversations-empty").hidden = false;
+    return;
+  }
+  const list = $("#conversation-list");
+  list.replaceChildren();
+  for (const conversation of conversations) {
+    const item = el("li");
+    item.dataset.testid = "conversation-item";
+    item.dataset.conversationId = conversation.id;
+    item.append(el("div", "meta", `${new Date(conversation.started_at).toLocaleString()} · ${conversation.lines} lines`));
+    item.append(el("div", "", conversation.summary || "(no summary)"));
+    item.addEventListener("click", () => showConversation(conversation.id));
+    list.append(item);
+  }
+  $("#conversations-empty").hidden = conversations.length > 0;
+  $("#conversation-detail").hidden = true;
+}
+
+async function showConversation(id) {
+  const conversation = await (await api(`/v1/conversations/${encodeURIComponent(id)}`)).json();
+  const detail = $("#conversation-detail");
+  detail.dataset.conversationId = id;
+  $("#conversation-title").textContent = new Date(conversation.started_at).toLocaleString();
+  $('[data-testid="conversation-summary"]').textContent = conversation.summary || "(no summary)";
+  const actions = $('[data-testid="conversation-actions"]');
+  actions.replaceChildren();
+  for (const item of conversation.action_items) {
+    const when = item.when ? ` (${item.when})` : "";
+    const action = el("li", "", `${item.who} will ${item.what}${when}`);
+    action.dataset.testid = "conversation-action";
+    actions.append(action);
+  }
+  if (!conversation.action_items.length) actions.append(el("li", "empty", "No action items."));
+  const transcript = $('[data-testid="conversation-transcript"]');
+  transcript.replaceChildren();
+  for (const line of conversation.lines) {
+    const row = el("li");
+    row.append(el("span", "meta", `${line.speaker} ${line.start.toFixed(0)}s `), el("span", "", line.text));
+    transcript.append(row);
+  }
+  detail.hidden = false;
+}
+
+function setupConversations() {
+  $("#conversation-delete").addEventListener("click", async () => {
+    const id = $("#conversation-detail").dataset.conversationId;
+    if (!id) return;
+    await api(`/v1/conversations/${encodeURIComponent(id)}`, { method: "DELETE" });
+    await loadConversations();
+  });
+}
+
 // ---- navigation -----------------------------------------------------------
 
 function show(page) {
@@ -743,6 +803,7 @@ function show(page) {
   }
   if (page === "history") loadHistory();
   if (page === "memory") loadMemories();
+  if (page === "conversations") loadConversations();
   if (page === "glasses") loadGlasses();
 }
 
@@ -752,6 +813,7 @@ async function main() {
   }
   setupLive();
   setupListening();
+  setupConversations();
   setupPrivacy();
   setupMemory();
   applyCaptureSettings();
