@@ -23,6 +23,7 @@ from cloud.errors import CloudError
 from companion import (
     cli_app,
     cli_bridge,
+    cli_bus,
     cli_captions,
     cli_config,
     cli_devices,
@@ -76,6 +77,7 @@ PART_ERRORS: tuple[type[Exception], ...] = (
 
 # Each area's own commands: module.register(commands, benchmarks).
 AREA_COMMANDS: tuple[Register, ...] = (
+    cli_bus.register,
     cli_memory.register,
     cli_captions.register,
     cli_bridge.register,
@@ -230,7 +232,12 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--runs", type=int, default=5)
     e2e.add_argument("--video", type=Path, default=DEMO_DIR / "page.png")
     e2e.add_argument("--audio", type=Path, default=DEMO_DIR / "question-page.wav")
-    e2e.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="fast")
+    e2e.add_argument(
+        "--mode",
+        choices=("fast", "reasoning"),
+        default=None,
+        help="measure one answer mode only (default: fast and reasoning, taken in turn)",
+    )
     e2e.add_argument(
         "--compare-modes",
         action="store_true",
@@ -413,7 +420,7 @@ async def _bench_e2e(args: argparse.Namespace) -> int:
         video=args.video,
         audio=args.audio,
         runs=args.runs,
-        mode=args.mode,
+        modes=(args.mode,) if args.mode else ("fast", "reasoning"),
         config=_cloud_config(args),
         progress=progress_printer(),
     )
