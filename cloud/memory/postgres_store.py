@@ -40,6 +40,7 @@ import psycopg
 from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
 from cloud.memory.hybrid_search import fused_hits, plan_search
+from cloud.memory.memory_rows import MEMORY_COLUMNS, memory_from_row
 from cloud.memory.postgres_pool import open_pool, shown_dsn
 from cloud.memory.ranking import RankingWeights
 from cloud.memory.records import (
@@ -109,10 +110,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS memory_versions ("
     " user_id TEXT PRIMARY KEY, version BIGINT NOT NULL)",
 )
-_COLUMNS = (
-    "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
-    " slot, replaced_by, superseded_at, context"
-)
+_COLUMNS = MEMORY_COLUMNS
 
 
 def is_postgres_url(value: str) -> bool:
@@ -716,37 +714,8 @@ def _values(memory: Memory) -> tuple[Any, ...]:
 
 
 def _memory(row: Sequence[Any]) -> Memory:
-    (
-        memory_id,
-        user,
-        kind,
-        text,
-        source,
-        source_id,
-        time,
-        place,
-        importance,
-        created,
-        updated,
-        slot,
-        replaced_by,
-        superseded_at,
-        context,
-    ) = row
-    return Memory(
-        id=str(memory_id),
-        user=str(user),
-        kind=MemoryKind(str(kind)),
-        text=str(text),
-        source=str(source),
-        source_id=source_id,
-        time=time.astimezone(UTC),
-        place=place,
-        importance=float(importance),
-        created=created.astimezone(UTC),
-        updated=updated.astimezone(UTC),
-        slot=slot,
-        replaced_by=replaced_by,
-        superseded_at=None if superseded_at is None else superseded_at.astimezone(UTC),
-        context=context,
-    )
+    return memory_from_row(row, _read_time)
+
+
+def _read_time(value: datetime) -> datetime:
+    return value.astimezone(UTC)

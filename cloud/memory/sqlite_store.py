@@ -31,6 +31,7 @@ from cloud.memory.embedder import Embedder
 from cloud.memory.errors import InvalidMemoryError, MemoryNotFoundError, MemoryStoreError
 from cloud.memory.facts import fact_slot
 from cloud.memory.hybrid_search import fused_hits, plan_search
+from cloud.memory.memory_rows import MEMORY_COLUMNS, memory_from_row
 from cloud.memory.ranking import (
     RankingWeights,
 )
@@ -102,10 +103,7 @@ CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF text, place ON 
     INSERT INTO memories_fts (rowid, text, place) VALUES (new.seq, new.text, new.place);
 END;
 """
-_COLUMNS = (
-    "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
-    " slot, replaced_by, superseded_at, context"
-)
+_COLUMNS = MEMORY_COLUMNS
 _INSERT_COLUMNS = (
     "id, user_id, kind, text, source, source_id, time, place, importance, created, updated,"
     " slot, context, embedding"
@@ -639,37 +637,8 @@ class _Rows:
 
 
 def _memory(row: Sequence[Any]) -> Memory:
-    (
-        memory_id,
-        user,
-        kind,
-        text,
-        source,
-        source_id,
-        time,
-        place,
-        importance,
-        created,
-        updated,
-        slot,
-        replaced_by,
-        superseded_at,
-        context,
-    ) = row
-    return Memory(
-        id=str(memory_id),
-        user=str(user),
-        kind=MemoryKind(str(kind)),
-        text=str(text),
-        source=str(source),
-        source_id=None if source_id is None else str(source_id),
-        time=parse_iso(str(time)),
-        place=None if place is None else str(place),
-        importance=float(importance),
-        created=parse_iso(str(created)),
-        updated=parse_iso(str(updated)),
-        slot=None if slot is None else str(slot),
-        replaced_by=None if replaced_by is None else str(replaced_by),
-        superseded_at=None if superseded_at is None else parse_iso(str(superseded_at)),
-        context=None if context is None else str(context),
-    )
+    return memory_from_row(row, _read_time)
+
+
+def _read_time(value: Any) -> datetime:
+    return parse_iso(str(value))
