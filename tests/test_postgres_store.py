@@ -184,6 +184,23 @@ def test_the_user_directory_opens_one_shared_store_for_a_postgresql_url(
         worker_b.close()
 
 
+def test_with_a_postgresql_url_tools_data_is_shared_by_workers_and_no_file_is_written(
+    tmp_path, postgres_dsn
+) -> None:
+    worker_a = UserDirectory(tmp_path / "a", HashingEmbedder(), store=postgres_dsn)
+    worker_b = UserDirectory(tmp_path / "b", HashingEmbedder(), store=postgres_dsn)
+    try:
+        worker_a.open("ann").tools.add_items(["oat milk"], T0)
+        reminder = worker_a.open("ann").tools.add_reminder("call Bo", T0, T0, "reminder")
+        assert worker_b.open("ann").tools.items() == ["oat milk"]
+        assert worker_b.open("ann").tools.claim_due_reminders(T0) == [reminder]
+        assert worker_a.open("ann").tools.claim_due_reminders(T0) == []
+        assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    finally:
+        worker_a.close()
+        worker_b.close()
+
+
 def test_the_store_setting_takes_a_postgresql_url_and_nothing_else() -> None:
     assert load_settings(environ={}).store == ""
     url = "postgresql://companion@db.internal:5432/companion"
