@@ -93,6 +93,9 @@ class Models:
     # Blocking model calls (speech recognition) run here, on the cloud's own bounded pool;
     # a timed-out call keeps the lock until its thread is done (cloud/model_work.py).
     workers: ModelWorkers = field(default_factory=ModelWorkers)
+    # Read each turn's prompt opening while its question is heard (where the reasoner can);
+    # `companion bench e2e` turns it off for some runs to show what it saves.
+    prefill: bool = True
 
     def reasoner_for(self, mode: str) -> Reasoner:
         if mode == "reasoning" and self.reasoning_reasoner is not None:
@@ -313,7 +316,9 @@ class Conversation:
         differently, and the cache simply does not match (nothing changes but the time)."""
         source = turn.segment or turn.query
         observation = turn.observation
-        if turn.prefill is not None or observation is None or turn.interrupted.is_set():
+        if not self._models.prefill or turn.prefill is not None or observation is None:
+            return
+        if turn.interrupted.is_set():
             return
         if source is not None and any(stage.name == "prompt_ready" for stage in turn.stages):
             return  # too late: the answer has started

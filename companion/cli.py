@@ -232,7 +232,12 @@ def _parser() -> argparse.ArgumentParser:
     e2e.add_argument("--runs", type=int, default=5)
     e2e.add_argument("--video", type=Path, default=DEMO_DIR / "page.png")
     e2e.add_argument("--audio", type=Path, default=DEMO_DIR / "question-page.wav")
-    e2e.add_argument("--mode", choices=("auto", "fast", "reasoning"), default="fast")
+    e2e.add_argument(
+        "--mode",
+        choices=("fast", "reasoning"),
+        default=None,
+        help="measure one answer mode only (default: fast and reasoning, taken in turn)",
+    )
     e2e.add_argument(
         "--compare-modes",
         action="store_true",
@@ -415,7 +420,7 @@ async def _bench_e2e(args: argparse.Namespace) -> int:
         video=args.video,
         audio=args.audio,
         runs=args.runs,
-        mode=args.mode,
+        modes=(args.mode,) if args.mode else ("fast", "reasoning"),
         config=_cloud_config(args),
         progress=progress_printer(),
     )

@@ -1,23 +1,36 @@
 """End-to-end latency over repeated replays of one recording.
 
 Models load once; every run is a fresh WebRTC session through the same
-in-process gateway and cloud, so the figures are per-answer, warm.
+in-process gateway and cloud, so the figures are per-answer, warm. What a
+wearer waits for is measured from the end of their speech: the first token,
+and the first spoken audio reaching the device. Beside them, in the same run,
+the bare model calls on the same prompt, so the difference is what the stack
+adds (speech recognition, the network, prompt building) or saves (the prefill).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloud.config import CloudConfig
+from cloud.conversation import Models
+from cloud.prompting.prompt import QUESTION_SLOT, build_messages, opening_messages
+from cloud.reasoning.reasoner import ChatMessage, QwenReasoner, Reasoner
+from cloud.speech.spoken_answer import SentenceCutter
 from deploy.local_stack import load_cloud_models, local_stack, warm_up
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord
-from protocol import AnswerMode
+from protocol import AnswerAudio, AnswerMode, Message
 from protocol.latency import breakdown, stage_at
+from simulators.stack_replay import with_voice
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -59,43 +72,206 @@ def summarise_turns(turns: list[TurnRecord]) -> dict[str, Any]:
     }
 
 
+BENCH_MODES: tuple[AnswerMode, ...] = ("fast", "reasoning")
+# A camera prompt unlike the benchmark's: priming the reasoner with it before every run
+# leaves the instructions and worked examples cached (as on a server that has answered
+# before) but not this question's camera text, which every new question brings.
+_PRIMING_TEXT = ["EMERGENCY EXIT", "Keep this door closed"]
+
+
+@dataclass
+class _Run:
+    """One answered turn's figures, all from end of speech, in ms."""
+
+    first_token: float | None
+    first_audio: float | None
+    reused_tokens: int
+
+
 async def bench_e2e(
     *,
     video: Path,
     audio: Path,
     runs: int,
-    mode: AnswerMode = "fast",
+    modes: tuple[AnswerMode, ...] = BENCH_MODES,
     speed: str = "realtime",
     config: CloudConfig | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """`config`: the cloud's settings (the CLI builds them); None: the defaults."""
-    models = await asyncio.to_thread(load_cloud_models, config, progress)
-    await warm_up(models, progress)
+    """End of speech → first token and → first spoken audio, per mode, with the prompt
+    prefill on and off (runs taken in turn, so both see the same load), beside the bare
+    model calls on the same prompt: the reasoner's first token cold and with the opening
+    cached, and Piper's first sentence. Memories go to a fresh folder, deleted afterwards;
+    each run is a new user, so no run recalls another's answer. `config`: the cloud's
+    settings (the CLI builds them); None: the defaults."""
+    with tempfile.TemporaryDirectory(prefix="companion-bench-") as folder:
+        config = dataclasses.replace(config or CloudConfig(), data_dir=Path(folder))
+        models = await asyncio.to_thread(load_cloud_models, config, progress)
+        try:
+            progress("loading the voice (Piper en_US-joe-medium)…")
+            models = await asyncio.to_thread(with_voice, models)
+            await warm_up(models, progress)
+            return await _bench_modes(models, config, video, audio, runs, modes, speed, progress)
+        finally:
+            if models.users is not None:
+                models.users.close()
+
+
+async def _bench_modes(
+    models: Models,
+    config: CloudConfig,
+    video: Path,
+    audio: Path,
+    runs: int,
+    modes: tuple[AnswerMode, ...],
+    speed: str,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
     edge_models = EdgeModels()
-    turns: list[TurnRecord] = []
-    answers: list[str] = []
+    kinds = ("prefill", "no_prefill")
+    figures: dict[str, dict[str, list[_Run]]] = {m: {k: [] for k in kinds} for m in modes}
+    turns: dict[str, list[TurnRecord]] = {m: [] for m in modes}
+    bare: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
+    uploads: list[float] = []
     async with local_stack(models, cloud_config=config) as stack:
         for run in range(runs):
-            progress(f"run {run + 1}/{runs}")
-            done = await _answered_turns(
-                edge_models,
-                stack.gateway_url,
-                video,
-                audio,
-                speed,
-                EdgeConfig(mode=mode, device="bench"),
-            )
-            turns += done
-            answers += [t.answer for t in done]
+            for mode in modes:
+                for kind in kinds:
+                    progress(f"run {run + 1}/{runs}, {mode}, {kind.replace('_', ' ')}")
+                    models.prefill = kind == "prefill"
+                    await _prime(models, mode)
+                    record = await _timed_replay(
+                        edge_models, stack.gateway_url, video, audio, speed,
+                        EdgeConfig(mode=mode, device="bench", user=f"bench-{run}-{mode}-{kind}"),
+                    )  # fmt: skip
+                    if record is None:
+                        continue
+                    turn, first_audio, sent = record
+                    uploads.append(sent)
+                    figures[mode][kind].append(_figures(models, mode, turn, first_audio))
+                    turns[mode].append(turn)
+                    if kind == "prefill":
+                        for name, ms in (await _bare_calls(models, mode, turn)).items():
+                            bare[mode].setdefault(name, []).append(ms)
+    models.prefill = True
     return {
         "runs": runs,
-        "mode": mode,
         "speed": speed,
         "video": str(video),
         "audio": str(audio),
-        **summarise_turns(turns),
-        "example_answer": answers[0] if answers else None,
+        "bytes_upstream_per_question": _p50_p95(uploads),
+        "modes": {
+            mode: {
+                **{kind: _summary(figures[mode][kind]) for kind in kinds},
+                "bare_ms": {name: _p50_p95(values) for name, values in bare[mode].items()},
+                **summarise_turns(turns[mode]),
+                "example_answer": turns[mode][0].answer if turns[mode] else None,
+            }
+            for mode in modes
+        },
+    }
+
+
+async def _prime(models: Models, mode: AnswerMode) -> None:
+    """Forget cached prompts, then read one unlike the benchmark's (see `_PRIMING_TEXT`)."""
+    reasoner = models.reasoner_for(mode)
+    if isinstance(reasoner, QwenReasoner):
+        await reasoner.forget_prompts()
+    prompt = build_messages("What is this?", ocr_lines=_PRIMING_TEXT, labels=[], mode=mode)
+    async for _ in reasoner.stream(prompt, max_new_tokens=1):
+        pass
+
+
+async def _timed_replay(
+    edge_models: EdgeModels,
+    gateway_url: str,
+    video: Path,
+    audio: Path,
+    speed: str,
+    edge_config: EdgeConfig,
+) -> tuple[TurnRecord, float | None, float] | None:
+    """One replay; its first answered turn, when its first spoken audio reached the edge
+    (monotonic, the clock every stage is on: one process), and the bytes sent upstream."""
+    from simulators.stack_replay import run_replay
+
+    first_audio: dict[int, float] = {}
+
+    def on_event(kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, AnswerAudio) and message.pcm and turn is not None:
+            first_audio.setdefault(turn.turn_id, time.monotonic())
+
+    summary = await run_replay(
+        edge_models=edge_models,
+        video=video,
+        audio=audio,
+        speed=speed,
+        gateway_url=gateway_url,
+        edge_config=edge_config,
+        on_event=on_event,
+    )
+    answered = [t for t in summary.turns if t.done is not None]
+    if not answered:
+        return None
+    turn = answered[0]
+    return turn, first_audio.get(turn.turn_id), float(summary.bytes_upstream) / len(answered)
+
+
+def _figures(models: Models, mode: AnswerMode, turn: TurnRecord, first_audio: float | None) -> _Run:
+    stages = turn.stages()
+    ended, first = stage_at(stages, "end_of_speech"), stage_at(stages, "first_token")
+    reasoner = models.reasoner_for(mode)
+    return _Run(
+        first_token=(first - ended) * 1000.0 if first is not None and ended is not None else None,
+        first_audio=(first_audio - ended) * 1000.0
+        if first_audio is not None and ended is not None
+        else None,
+        reused_tokens=reasoner.last_reused_tokens if isinstance(reasoner, QwenReasoner) else 0,
+    )
+
+
+async def _bare_calls(models: Models, mode: AnswerMode, turn: TurnRecord) -> dict[str, float]:
+    """The model calls alone on this turn's own prompt and answer, nothing around them."""
+    seen = turn.observation
+    ocr = [line.text for line in seen.ocr] if seen else []
+    labels = [(label.name, label.score) for label in seen.labels] if seen else []
+    prompt = build_messages(turn.transcript or "", ocr_lines=ocr, labels=labels, mode=mode)
+    reasoner = models.reasoner_for(mode)
+    timings: dict[str, float] = {}
+    if isinstance(reasoner, QwenReasoner):
+        await reasoner.forget_prompts()
+        timings["reasoner_first_token_cold"] = await _first_token_ms(reasoner, prompt)
+        await _prime(models, mode)
+        await reasoner.prefill(opening_messages(ocr, labels, mode=mode), up_to=QUESTION_SLOT)
+        timings["reasoner_first_token_opening_cached"] = await _first_token_ms(reasoner, prompt)
+    if models.voice is not None:
+        sentence = (SentenceCutter().feed(turn.answer + " ") or [turn.answer])[0]
+        started = time.perf_counter()
+        await models.voice.synthesize(sentence)
+        timings["piper_first_sentence"] = (time.perf_counter() - started) * 1000.0
+    return timings
+
+
+async def _first_token_ms(reasoner: Reasoner, prompt: list[ChatMessage]) -> float:
+    started = time.perf_counter()
+    async for piece in reasoner.stream(prompt, max_new_tokens=8):
+        if piece:
+            break
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _p50_p95(values: list[float]) -> dict[str, float | None]:
+    return {
+        "p50": round(percentile(values, 50), 1) if values else None,
+        "p95": round(percentile(values, 95), 1) if values else None,
+    }
+
+
+def _summary(runs: list[_Run]) -> dict[str, Any]:
+    return {
+        "answers": len(runs),
+        "first_token_ms": _p50_p95([r.first_token for r in runs if r.first_token is not None]),
+        "first_audio_ms": _p50_p95([r.first_audio for r in runs if r.first_audio is not None]),
+        "prompt_tokens_reused": _p50_p95([float(r.reused_tokens) for r in runs]),
     }
 
 

@@ -182,6 +182,10 @@ class QwenReasoner:
         except Exception as exc:
             raise ModelError(f"the reasoner failed while reading the prompt: {exc}") from exc
 
+    async def forget_prompts(self) -> None:
+        """Drop every cached prompt (benchmarks: measure a prompt as if never seen)."""
+        await asyncio.get_running_loop().run_in_executor(self._worker, self._caches.clear)
+
     def _prefill(self, tokens: torch.Tensor) -> int:
         import torch
         from transformers import DynamicCache
