@@ -318,17 +318,7 @@ class ToolStore:
             " ORDER BY seen DESC, seq DESC LIMIT ?",
             (self.user, limit),
         )
-        return [
-            PriceSeen(
-                product=str(row[0]),
-                barcode=str(row[1]),
-                price=float(row[2]),
-                shown=str(row[3]),
-                shop=str(row[4]),
-                seen=self._read_time(row[5], "seen"),
-            )
-            for row in rows
-        ]
+        return [self._price_seen(row) for row in rows]
 
     def prices_since(self, since: datetime) -> list[PriceSeen]:
         """Prices seen at or after `since`, newest first: what a new sighting is checked
@@ -338,17 +328,7 @@ class ToolStore:
             " AND seen >= ? ORDER BY seen DESC, seq DESC",
             (self.user, self._stored_time(since)),
         )
-        return [
-            PriceSeen(
-                product=str(row[0]),
-                barcode=str(row[1]),
-                price=float(row[2]),
-                shown=str(row[3]),
-                shop=str(row[4]),
-                seen=self._read_time(row[5], "seen"),
-            )
-            for row in rows
-        ]
+        return [self._price_seen(row) for row in rows]
 
     def start_trip(self, now: datetime, shop: str = "") -> None:
         """A new shopping trip: its basket starts empty."""
@@ -506,6 +486,16 @@ class ToolStore:
             text=str(row[1]),
             category=str(row[2]),
             due=self._read_time(row[3], "due"),
+        )
+
+    def _price_seen(self, row: Sequence[Any]) -> PriceSeen:
+        return PriceSeen(
+            product=str(row[0]),
+            barcode=str(row[1]),
+            price=float(row[2]),
+            shown=str(row[3]),
+            shop=str(row[4]),
+            seen=self._read_time(row[5], "seen"),
         )
 
     def _portable(self, table: _Table, row: Sequence[Any]) -> tuple[Any, ...]:
