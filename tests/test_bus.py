@@ -192,3 +192,35 @@ async def test_malformed_and_forged_entries_are_dead_lettered_and_the_worker_goe
         "bad signature" in r for r in reasons
     )
     assert await redis.exists(keys.replies("g")) == 0  # the forged turn got no answer
+
+
+async def test_an_answer_sent_twice_by_two_attempts_reaches_the_edge_once(redis: Redis) -> None:
+    """A worker answered and died before saying "done"; the turn was answered again."""
+    from deploy.bus.envelope import ReplyEnvelope
+    from deploy.bus.gateway_link import BusGateway
+    from protocol import AnswerDelta, Transcript, decode
+
+    bus = BusGateway(redis, SECRET, gateway_id="g")
+    link = await bus.connect("erin", "s1")
+    out = Sequencer("s1")
+    await link.send(encode(out.make(Hello, user="erin", device="test")))
+    await link.send(encode(out.make(Query, turn_id=1, text="hello")))
+    (key,) = link._flight  # the turn key the gateway published
+    said = Sequencer("s1")
+
+    def reply(attempt: str, message: Message | None) -> ReplyEnvelope:
+        if message is None:
+            return ReplyEnvelope("s1", key, attempt, "done")
+        return ReplyEnvelope("s1", key, attempt, "message", encode(message))
+
+    for attempt in ("first", "second"):
+        await link.deliver(reply(attempt, said.make(Transcript, turn_id=1, text="hello")))
+        await link.deliver(reply(attempt, said.make(AnswerDelta, turn_id=1, text="Hi")))
+        await link.deliver(reply(attempt, said.make(AnswerDone, turn_id=1, text="Hi")))
+    await link.deliver(reply("second", None))
+    await link.deliver(reply("first", None))  # a late "done" of a finished turn
+    await link.close()
+    relayed = [decode(data) async for data in link]
+    kinds = [m.kind for m in relayed]
+    assert kinds == ["control", "transcript", "answer_delta", "answer_done"]
+    assert bus.counters.turns_done == 1 and bus.counters.duplicates_dropped == 4

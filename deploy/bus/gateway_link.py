@@ -40,7 +40,17 @@ from deploy.bus.envelope import (
     seal_turn,
 )
 from deploy.bus.notices import NOTICE
-from protocol import Control, Error, Hello, Interrupt, Message, ProtocolError, decode, encode
+from protocol import (
+    AnswerDone,
+    Control,
+    Error,
+    Hello,
+    Interrupt,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+)
 from protocol.limits import (
     BUS_DONE_TTL_S,
     BUS_TURN_STREAM_MAXLEN,
@@ -51,6 +61,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
 READ_BLOCK_MS = 1_000
+# What a turn says once; a turn taken over by another worker may repeat it.
+ONCE_PER_TURN = frozenset({"transcript", "answer_done"})
 BUS_DOWN = "the cloud's queue cannot be reached just now; that was not sent, try again shortly"
 
 
@@ -62,6 +74,11 @@ class _InFlight:
     question: bool
     attempt: str = ""
     abandoned: set[str] = field(default_factory=set)
+    # Its answer reached the wearer (AnswerDone, or an Error ending it) from `attempt`:
+    # anything another attempt says about it from now on is a duplicate.
+    answered: bool = False
+    # Kinds said once per turn (Transcript) already relayed: a retaken turn's copy is dropped.
+    relayed: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -315,12 +332,15 @@ class SessionLink:
             self._bus.counters.duplicates_dropped += 1
             return
         if turn.attempt != reply.attempt:
+            if turn.answered and reply.kind == "message":
+                self._bus.counters.duplicates_dropped += 1  # answered already, by another
+                return
             if turn.attempt:  # another worker took the turn over: its answer is the one
                 log.warning("turn %s: answered again by %s", reply.turn_key, reply.attempt)
                 turn.abandoned.add(turn.attempt)
             turn.attempt = reply.attempt
         if reply.kind == "message":
-            self._relay(reply.payload)
+            self._relay_once(turn, reply.payload)
         elif reply.kind == "state":
             with contextlib.suppress(ProtocolError):
                 control = decode(reply.payload)
@@ -333,6 +353,20 @@ class SessionLink:
                 self._by_turn_id.pop(turn.turn_id, None)
                 self._turns.in_flight -= 1
             await self._publish_ready()
+
+    def _relay_once(self, turn: _InFlight, payload: bytes) -> None:
+        try:
+            message = decode(payload)
+        except ProtocolError as exc:
+            log.warning("session %s: a worker sent an unreadable message: %s", self.session_id, exc)
+            return
+        if message.kind in ONCE_PER_TURN and message.kind in turn.relayed:
+            self._bus.counters.duplicates_dropped += 1
+            return
+        turn.relayed.add(message.kind)
+        if isinstance(message, AnswerDone | Error):
+            turn.answered = True
+        self._reply(message)
 
     def _relay(self, payload: bytes) -> None:
         try:
