@@ -12,6 +12,7 @@ only a device it paired (`companion token --user U` prints the token).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING
@@ -26,7 +27,12 @@ from companion.cli_support import (
 from edge.audio.activation import ACTIVATION_MODES
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from companion.settings import Settings
     from edge.link.interface import Connect
+    from edge.runtime import Transcribe
     from edge.sources.media import MediaItem
 
 
@@ -72,6 +78,13 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument(
         "--fps", type=float, default=10.0, help="most camera frames per second (0: all)"
     )
+    edge.add_argument(
+        "--speaker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="play spoken answers on this machine's speaker, with barge-in (default: on "
+        "when there is an output device and a microphone)",
+    )
     edge.add_argument("--json", action="store_true", help="print JSON lines")
     add_turn_taking_arguments(edge, live=True)
     add_token_flag(edge)
@@ -94,6 +107,8 @@ def token_connect(token: str | None) -> Connect:
 async def _edge(args: argparse.Namespace) -> int:
     import time
 
+    from edge.audio.playback import AnswerPlayer
+    from edge.audio.speaker_output import SpeakerOutput
     from edge.models import EdgeModels
     from edge.session import EdgeSession
     from edge.sources.camera import CameraSource, camera_device
@@ -126,14 +141,47 @@ async def _edge(args: argparse.Namespace) -> int:
     models = EdgeModels()
     camera_on = args.camera != "none"
     settings = settings_of(args)
+    speaker = _speaker_wanted(args)
+    player = AnswerPlayer() if speaker else None
     session = EdgeSession(
         models.listener(config),
         models.analyser if camera_on else None,
         config,
         connect=token_connect(settings.token),
+        player=player,
+        transcribe=_local_transcriber(settings) if speaker and args.mic != "none" else None,
     )
     printer = Printer(as_json=args.json)
-    print("listening: Ctrl-C to stop", file=sys.stderr, flush=True)
-    summary = await session.run(merge_sources(*sources), on_event=printer)
+    with contextlib.ExitStack() as playing:
+        if player is not None:
+            playing.enter_context(SpeakerOutput(player, start=start))
+        print(
+            f"listening{', answers spoken here' if player else ''}: Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        summary = await session.run(merge_sources(*sources), on_event=printer)
     printer.summary(summary)
     return 1 if summary.errors else 0
+
+
+def _speaker_wanted(args: argparse.Namespace) -> bool:
+    """--speaker / --no-speaker, else on where this machine has an output device."""
+    from edge.audio.speaker_output import has_output_device
+
+    if args.speaker is None:
+        return has_output_device()
+    return bool(args.speaker)
+
+
+def _local_transcriber(settings: Settings) -> Transcribe:
+    """Whisper on this machine, for the few words said over a spoken answer ("mhm" or a
+    question?): the answer stays paused while they are understood."""
+    from cloud.speech.asr import WhisperTranscriber
+
+    whisper = WhisperTranscriber(model_dir=settings.cloud_asr_model)
+
+    def transcribe(samples: npt.NDArray[np.int16]) -> str:
+        return whisper.transcribe(samples, 16_000)
+
+    return transcribe

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.audio.listener import Listener
+from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
 from edge.link.client import GatewayClient
 from edge.link.interface import Connect, Link
 from edge.link.resuming import ResumingLink
-from edge.runtime import EdgeRuntime, EdgeStats
+from edge.runtime import EdgeRuntime, EdgeStats, Transcribe
 from edge.sources.media import Source
 from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
@@ -100,6 +101,8 @@ class EdgeSession:
         *,
         answer_timeout_s: float = 120.0,
         connect: Connect = GatewayClient,
+        player: AnswerPlayer | None = None,
+        transcribe: Transcribe | None = None,
     ) -> None:
         self._listener = listener
         self._analyser = analyser
@@ -111,6 +114,9 @@ class EdgeSession:
         self.errors: list[str] = []
         self._progress = asyncio.Event()
         self._runtime: EdgeRuntime | None = None
+        # Spoken answers played here (a local speaker), and speech over them understood.
+        self._player = player
+        self._transcribe = transcribe
 
     async def run(
         self,
@@ -150,7 +156,14 @@ class EdgeSession:
                     self._progress.set()
 
             runtime = EdgeRuntime(
-                self._listener, self._analyser, out, send, config=self.config, deliver=deliver
+                self._listener,
+                self._analyser,
+                out,
+                send,
+                config=self.config,
+                deliver=deliver,
+                player=self._player,
+                transcribe=self._transcribe,
             )
             self._runtime = runtime
             await link.send(

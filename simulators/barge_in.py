@@ -121,7 +121,7 @@ class SpokenBargeIn:
 
     onset: float | None  # the wearer's speech onset (None: no wearer, echo only)
     paused_at: list[float]  # where turn-taking heard speech and paused the answer (each time)
-    silenced_at: float | None  # the first silent output sample after the wearer's onset
+    silenced_at: float | None  # the first output sample a pause silenced after the onset
     transcript: str | None  # what the wearer was heard to say over the answer
     stopped: bool  # the answer was stopped (Interrupt)
     resumed: bool  # paused, then played on
@@ -182,7 +182,7 @@ def replay_spoken_barge_in(
     echo_scale = level * echo_gain / max(_loud_rms(answer), 1.0)
     transcript: str | None = None
     stopped = sent = 0
-    silences: list[float | None] = []  # one per pause, in order
+    silent_blocks: list[float] = []  # start of every block a pause silenced
     for k in range(blocks):
         start = k * CHUNK_SAMPLES
         t = start / SAMPLE_RATE
@@ -190,8 +190,8 @@ def replay_spoken_barge_in(
             played = played[:start]
             break
         played[start : start + CHUNK_SAMPLES] = player.pull(t, CHUNK_SAMPLES)
-        if taking.paused_at and len(silences) < len(taking.paused_at):
-            silences.append(player.silenced_at)
+        if player.state == "paused":
+            silent_blocks.append(t)  # this block was silenced by a pause
         lo = max(0, start - len(path) + 1)
         echo = np.convolve(played[lo : start + CHUNK_SAMPLES], path)[start - lo :][:CHUNK_SAMPLES]
         mic = np.clip(echo * echo_scale + mic_extra[start : start + CHUNK_SAMPLES], -32768, 32767)
@@ -208,13 +208,12 @@ def replay_spoken_barge_in(
             elif isinstance(decision, SendSpeech):
                 sent += 1
     voiced = player.played_samples / SAMPLE_RATE
-    after = [
-        s
-        for p, s in zip(taking.paused_at, silences, strict=False)
-        if onset is None or p >= onset - 0.1
-    ]
-    silenced_at = after[0] if after else None
-    last = silences[-1] if silences else None
+    block_s = CHUNK_SAMPLES / SAMPLE_RATE
+    # The answer fell silent for the wearer at the first silenced block still playing at
+    # the onset (a pause already on then counts as at once).
+    after = [b for b in silent_blocks if onset is None or b + block_s > onset]
+    silenced_at = max(after[0], onset) if after and onset is not None else None
+    last = silent_blocks[-1] if silent_blocks else None
     after_pause = played[round(last * SAMPLE_RATE) :] if last is not None else played[:0]
     return SpokenBargeIn(
         onset=onset,

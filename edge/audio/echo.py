@@ -43,6 +43,8 @@ class EchoConfig:
     # The filter counts as converged once it takes out this much of the echo (power
     # ratio, smoothed); until then nothing heard while the reference plays is the wearer.
     converged_erle: float = 4.0
+    # A microphone this much quieter than a loud reference hears no echo at all.
+    no_echo: float = 0.02
     # The reference counts as playing if any of the last `playing_s` was louder than ...
     playing_s: float = 0.3
     # Below this reference level (int16 RMS) nothing is playing: the microphone passes.
@@ -106,6 +108,9 @@ class EchoCanceller:
             if estimate_rms > cfg.silent_reference:
                 ratio = (mic_rms / max(residual_rms, 1.0)) ** 2
                 self.erle = 0.8 * self.erle + 0.2 * min(ratio, 1000.0)
+            elif _rms(x) > 10 * cfg.silent_reference and mic_rms < cfg.no_echo * _rms(x):
+                # A loud reference and a quiet microphone: no echo to take out (headphones).
+                self.erle = 0.8 * self.erle + 0.2 * 1000.0
         self.frames += 1
         self.gated_frames += gated
         residual = np.zeros(self.block, dtype=np.int16) if gated else _int16(error)
