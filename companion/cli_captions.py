@@ -101,6 +101,18 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
         "translation", help="English key words and seconds per clip on German/Spanish/French clips"
     )
     translation.add_argument("--recordings", type=Path)
+    translation.add_argument(
+        "--clips",
+        default="translation",
+        help="the clip set under recordings/conversations: translation (espeak-ng, de/es/fr) "
+        "or translation-real (real Spanish and French speakers)",
+    )
+    translation.add_argument(
+        "--into",
+        action="store_true",
+        help="instead: the other direction, each clip's English put into its language by the "
+        "bundled reasoner ('translate to …'), scored by chrF against the sentence as spoken",
+    )
     translation.add_argument("--json", action="store_true")
     translation.set_defaults(run=_bench_translation)
 
@@ -366,9 +378,15 @@ async def _bench_translation(args: argparse.Namespace) -> int:
     from simulators.caption_replay import bench_translation
 
     recordings = args.recordings or settings_of(args).recordings
-    folder = recordings / "conversations" / "translation"
+    folder = recordings / "conversations" / args.clips
     if not (folder / "clips.json").is_file():
-        raise UsageError(f"{folder}: no clips.json (set --recordings)")
+        raise UsageError(f"{folder}: no clips.json (set --recordings or --clips)")
+    if args.into:
+        from simulators.bench_translate_into import bench_translate_into
+
+        result = await bench_translate_into(folder)
+        print_result(result, args.json)
+        return 0
     transcriber = await asyncio.to_thread(WhisperTranscriber)
     result = await asyncio.to_thread(bench_translation, folder, transcriber)
     print_result(result, args.json)

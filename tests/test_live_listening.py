@@ -174,3 +174,21 @@ async def test_the_session_ending_writes_the_conversation_being_noted(tmp_path: 
     assert len(store.recent()) == 1
     store.close()
     users.close()
+
+
+async def test_translate_to_sends_each_final_line_again_with_its_translation() -> None:
+    conversation, sent = _session(FakeTranscriber("where is the station"))
+    task = asyncio.create_task(conversation.run())
+    try:
+        conversation.receive(EDGE.make(Control, action="captions", value="on"))
+        conversation.receive(EDGE.make(Control, action="translate", value="es"))
+        conversation.receive(_line(2, final=True))
+        await until(lambda: any(c.translation for c in _captions(sent)))
+        first, translated = _captions(sent)
+        assert (first.line_id, first.translation) == (2, "")
+        assert translated.line_id == 2 and translated.final
+        assert translated.translation_language == "es"
+        assert "where is the station" in translated.translation  # the fake reasoner echoes
+        assert translated.seq > first.seq
+    finally:
+        task.cancel()
