@@ -64,6 +64,13 @@ PHOTO_CONTROL_UUID: Final = "19b10006-e8f2-537e-4f6c-d104768a1214"
 BUTTON_SERVICE_UUID: Final = "23ba7924-0000-1000-7450-346eac492e92"
 BUTTON_UUID: Final = "23ba7925-0000-1000-7450-346eac492e92"
 
+# The speaker service of Omi devices with a speaker, as public Omi clients name it. Spoken
+# answers are written to its data characteristic as 20 ms Opus packets (codec id 21),
+# framed like the microphone's audio (counter, index, codec bytes); firmware that plays
+# them is the glasses' side of the bargain.
+SPEAKER_SERVICE_UUID: Final = "cab1ab95-2ea5-4f4d-bb56-874b72cfc984"
+SPEAKER_DATA_UUID: Final = "cab1ab96-2ea5-4f4d-bb56-874b72cfc984"
+
 BATTERY_SERVICE_UUID: Final = "0000180f" + BLUETOOTH_BASE_UUID_SUFFIX
 BATTERY_LEVEL_UUID: Final = "00002a19" + BLUETOOTH_BASE_UUID_SUFFIX
 

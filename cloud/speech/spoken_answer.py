@@ -20,8 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.speech.speaker import Speaker
-from protocol import Control, Message
+from protocol import Control, Hello, Message
+from protocol.audio_packets import split_packets
 from protocol.limits import MAX_SEGMENT_PART_BYTES, MAX_SEGMENT_PARTS
+from protocol.messages import AnswerAudioCodec
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +89,62 @@ class Voice:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+# Opus for glasses that ask for it: 20 ms packets at 24 kHz (Piper's 22,050 Hz resampled),
+# 24 kbit/s: a fifteenth of the PCM's bytes, and Whisper still reads it back.
+OPUS_RATE = 24_000
+OPUS_BITRATE = 24_000
+_OPUS_FRAME = OPUS_RATE // 50
+
+
+def encode_opus(samples: npt.NDArray[np.int16], sample_rate: int) -> list[bytes]:
+    """`samples` at `sample_rate` as 20 ms Opus packets at `OPUS_RATE` (PyAV's libopus)."""
+    import av
+
+    encoder = av.CodecContext.create("libopus", "w")
+    assert isinstance(encoder, av.AudioCodecContext)
+    encoder.sample_rate = OPUS_RATE
+    encoder.layout = "mono"
+    encoder.format = "s16"
+    encoder.bit_rate = OPUS_BITRATE
+    encoder.open()
+    pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
+    if sample_rate != OPUS_RATE and len(pcm):
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = sample_rate
+        out = [*resampler.resample(frame), *resampler.resample(None)]
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.int16)
+    pcm = np.concatenate([pcm, np.zeros((-pcm.size) % _OPUS_FRAME, dtype=np.int16)])
+    packets: list[bytes] = []
+    for start in range(0, pcm.size, _OPUS_FRAME):
+        frame = av.AudioFrame.from_ndarray(
+            pcm[None, start : start + _OPUS_FRAME], format="s16", layout="mono"
+        )
+        frame.sample_rate = OPUS_RATE
+        frame.pts = start
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    return packets + [bytes(p) for p in encoder.encode(None)]
+
+
+def answer_codec_after(codec: AnswerAudioCodec, message: Message) -> AnswerAudioCodec:
+    """How a session wants its spoken answers carried after `message`: its Hello says."""
+    return message.answer_codec if isinstance(message, Hello) else codec
+
+
 class SpokenAnswer:
     """One turn's spoken answer: `add` sentences as they complete, then `finish`.
 
     Owns one task that synthesises the queued sentences in order and emits the
     audio in parts that fit a message; `cancel` (an Interrupt, a failure) stops
     it, and `finish` waits for the last part, which is always marked `last`.
+    With `codec` "opus" each part is a run of length-prefixed Opus packets at
+    `OPUS_RATE` (the caller labels its AnswerAudio with `self.codec`).
     """
 
-    def __init__(self, voice: Voice, emit: Emit) -> None:
+    def __init__(self, voice: Voice, emit: Emit, codec: AnswerAudioCodec = "pcm") -> None:
         self._voice = voice
         self._emit = emit
+        self.codec: AnswerAudioCodec = codec
         self._cutter = SentenceCutter()
         # Bounded by the answer's own length (max tokens): no more than it has sentences.
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
@@ -132,17 +179,26 @@ class SpokenAnswer:
                 log.warning("could not speak %r: %s", sentence[:60], exc)
                 continue
             rate = self._voice.speaker.sample_rate
-            data = samples.astype("<i2").tobytes()
-            for start in range(0, len(data), MAX_SEGMENT_PART_BYTES):
+            if self.codec == "opus":
+                try:
+                    packets = await asyncio.to_thread(encode_opus, samples, rate)
+                except Exception as exc:  # libopus missing or refusing: the text still goes
+                    log.warning("could not encode %r as Opus: %s", sentence[:60], exc)
+                    continue
+                pieces = split_packets(packets, MAX_SEGMENT_PART_BYTES)
+                rate = OPUS_RATE
+            else:
+                data = samples.astype("<i2").tobytes()
+                step = MAX_SEGMENT_PART_BYTES
+                pieces = [data[i : i + step] for i in range(0, len(data), step)]
+            for piece in pieces:
                 if self._part >= MAX_SEGMENT_PARTS - 1:
                     log.info("spoken answer cut at %d parts", self._part)
                     await self._emit(self._part, b"", rate, True)
                     return
-                await self._emit(
-                    self._part, data[start : start + MAX_SEGMENT_PART_BYTES], rate, False
-                )
+                await self._emit(self._part, piece, rate, False)
                 self._part += 1
-                self.spoken_samples += (min(len(data), start + MAX_SEGMENT_PART_BYTES) - start) // 2
+            self.spoken_samples += len(samples)
         await self._emit(self._part, b"", rate, True)
 
 
