@@ -246,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     e2e.add_argument("--json", action="store_true")
     e2e.set_defaults(run=_bench_e2e)
+    turn_end = bench_sub.add_parser(
+        "turn-end",
+        help="Smart Turn at a reader's comma and sentence ends, and turns made of real "
+        "sentences with pauses inside (recordings/speech/pauses), with and without it",
+    )
+    turn_end.add_argument("--json", action="store_true")
+    turn_end.set_defaults(run=_bench_turn_end)
     for register in AREA_COMMANDS:
         register(sub, bench_sub)
     return parser
@@ -397,6 +404,17 @@ async def _bench_asr(args: argparse.Namespace) -> int:
     result = await asyncio.to_thread(bench_asr, recordings, transcriber)
     result["load_seconds"] = round(load_s, 2)
     print_result(result, args.json)
+    return 0
+
+
+async def _bench_turn_end(args: argparse.Namespace) -> int:
+    from simulators.bench_turn_end import bench_turn_end, print_turn_end
+
+    result = await asyncio.to_thread(bench_turn_end, settings_of(args).recordings)
+    if args.json:
+        print_result(result, True)
+    else:
+        print_turn_end(result)
     return 0
 
 
