@@ -39,12 +39,13 @@ import numpy.typing as npt
 
 from cloud.memory.cli_ops import add_jsonl
 from cloud.memory.embedder import Embedder
+from cloud.memory.multi_hop import search_with_hops
 from cloud.memory.ranking import RankingWeights
 from cloud.memory.records import MemoryKind, NewMemory, parse_iso
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.memory.store import MemoryStore
 from cloud.memory.words import content_words
-from simulators.bench_memory_conversations import conversation_quality
+from simulators.bench_memory_conversations import conversation_quality, long_conversation_quality
 
 RETRIEVAL_SET = Path(__file__).resolve().parent / "data" / "memory_retrieval_set.json"
 BENCH_USER = "bench-user"
@@ -475,6 +476,7 @@ def bench_memory(
     if quality:
         report["retrieval_set"] = retrieval_quality(embedder, dataset, k=k, store=store)
         report["conversation_set"] = conversation_quality(embedder, k=k)
+        report["conversation_set_long"] = long_conversation_quality(embedder, k=k)
     return report
 
 
@@ -509,7 +511,7 @@ def _search_latency(
             started = time.perf_counter()
             vectors.append(query_embedder.embed([question])[0])
             embed_times.append(time.perf_counter() - started)
-        retrieval, end_to_end = [], []
+        retrieval, end_to_end, hops = [], [], []
         for question, vector in zip(questions, vectors, strict=True):
             started = time.perf_counter()
             store.search(BENCH_USER, question, now=now, k=k, query_vector=vector)
@@ -517,11 +519,17 @@ def _search_latency(
             started = time.perf_counter()
             store.search(BENCH_USER, question, now=now, k=k)
             end_to_end.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            search_with_hops(store, BENCH_USER, question, now=now, k=k)
+            hops.append(time.perf_counter() - started)
     return {
         "first_search_ms": round(first_search * 1000, 1),
         "retrieval_ms": _percentiles(retrieval),
         "with_query_embedding_ms": _percentiles(end_to_end),
         "query_embedding_ms": _percentiles(embed_times),
+        # What `companion memory search` pays: time window, first search, seeded second
+        # search (both embedding their query), fusion.
+        "with_multi_hop_ms": _percentiles(hops),
     }
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloud.memory.errors import InvalidMemoryError
+from cloud.memory.multi_hop import search_with_hops
 from cloud.memory.records import MemoryKind, NewMemory, check_user, iso_utc, parse_iso
 from cloud.memory.store import MemoryStore
-from cloud.memory.time_query import search_in_time
 
 ADD_REQUIRED = ("text", "time", "source_id")
 ADD_OPTIONAL = ("kind", "place", "importance", "context")
@@ -142,7 +142,7 @@ def _search_all(
 ) -> Iterator[dict[str, Any]]:
     for query_id, query, asked_at in queries:
         # "last Tuesday" is read against when the question was asked (`now` on the line).
-        hits = search_in_time(store, user, query, now=asked_at or now, k=k)
+        hits = search_with_hops(store, user, query, now=asked_at or now, k=k)
         yield {
             "id": query_id,
             "results": [
