@@ -184,6 +184,16 @@ _REMINDER = (
 _REMINDER_NO_TIME = re.compile(
     r"^(?:remind me|set a reminder) (?:to |that |about )?(?P<what>.+)$", _I
 )
+# "Remind me what my dress size is", "remind me where I parked": a question about what
+# was stored, whatever time it mentions ("remind me what I did on Saturday").
+_RECALL_QUESTION = re.compile(
+    r"^remind me (?:again )?(?:what|what's|whats|who|who's|whos|whom|where|where's|wheres"
+    r"|when|when's|which|how|whether|if)\b",
+    _I,
+)
+# "Remind me of my dress size": a question too, unless it also says when to remind
+# ("remind me of the dentist tomorrow at 9" is a reminder, matched before this).
+_RECALL_OF = re.compile(r"^remind me (?:again )?of\b", _I)
 _TIMER = (
     re.compile(rf"^(?:set|start) (?:a |the |an )?timer (?:for )?(?P<d>{DURATION})$", _I),
     re.compile(rf"^(?:set|start) (?:a |an )?(?P<d>{DURATION}) timer$", _I),
@@ -354,7 +364,7 @@ _ITEM_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _I)
 def parse_intent(said: str, now: datetime) -> Intent | None:
     """The tool request in an utterance, or None when it is not one."""
     text = clean(said)
-    if not text:
+    if not text or _RECALL_QUESTION.match(text):
         return None
     for pattern in _REMINDER:
         match = pattern.match(text)
@@ -362,6 +372,8 @@ def parse_intent(said: str, now: datetime) -> Intent | None:
             return SetReminder(_tidy(match.group("what")), parse_when(match.group("when"), now))
     if _LIST_REMINDERS.match(text):
         return ListReminders()
+    if _RECALL_OF.match(text):
+        return None
     match = _REMINDER_NO_TIME.match(text)
     if match:
         return SetReminder(_tidy(match.group("what")), None)
