@@ -328,7 +328,7 @@ def bench_translation(
     clips: dict[str, dict[str, Any]] = {}
     seconds: list[float] = []
     cpu_seconds: list[float] = []
-    passed = 0
+    passed = groups = groups_carried = 0
     for clip in json.loads((folder / "clips.json").read_text()):
         samples, rate = read_wav(folder / clip["file"])
         row: dict[str, Any] = {"language": clip["language"]}
@@ -350,12 +350,15 @@ def bench_translation(
                 seconds.append(spent)
                 cpu_seconds.append(cpu_spent)
                 passed += ok
+                groups += len(clip["english_keys"])
+                groups_carried += sum(has_key_words(heard.text, [g]) for g in clip["english_keys"])
         row["audio_seconds"] = round(samples.size / rate, 2)
         clips[clip["file"]] = row
     return {
         "clips": clips,
         "languages": list(languages),
         "key_words_passed": f"{passed}/{len(clips)}",
+        "key_word_groups_carried": f"{groups_carried}/{groups}",
         "seconds_mean": round(sum(seconds) / len(seconds), 3) if seconds else 0.0,
         "seconds_max": round(max(seconds), 3) if seconds else 0.0,
         "cpu_seconds_per_core_mean": round(sum(cpu_seconds) / len(cpu_seconds), 3)

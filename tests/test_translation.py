@@ -97,3 +97,19 @@ def test_silence_is_heard_as_nothing(whisper: WhisperTranscriber) -> None:
     heard = whisper.transcribe_into_english(np.zeros(16_000, dtype=np.int16), 16_000)
 
     assert heard.text == "" and not heard.translated
+
+
+@pytest.mark.parametrize(
+    "name", ["es-privacy-prompt.wav", "es-dir-usingkeypad.wav", "fr-conf-invalid.wav"]
+)
+def test_real_spanish_and_french_speakers_are_captioned_in_english_with_their_meaning(
+    recordings: Path, whisper: WhisperTranscriber, name: str
+) -> None:
+    # Real voices (Asterisk's prompts, recordings/conversations/translation-real), which
+    # Whisper base understands where it does not understand espeak-ng's.
+    folder = recordings / "conversations" / "translation-real"
+    clip = next(c for c in json.loads((folder / "clips.json").read_text()) if c["file"] == name)
+    samples, rate = read_wav(folder / name)
+    heard = whisper.transcribe_into_english(samples, rate, languages=LANGUAGES)
+    assert heard.language == clip["language"] and heard.translated
+    assert has_key_words(heard.text, clip["english_keys"]), heard.text
