@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.waiting import until
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
 EDGE = Sequencer("s")
+AISLE = Path(__file__).resolve().parents[1] / "scenarios" / "media" / "shopping-aisle.mp4"
 YOGURT = ProductLabel(name="Greek Style Yogurt", brand="Meadow", size="500g", price="£1.45")
 JUICE = ProductLabel(name="Orange Juice", brand="Sunrise", size="1L", price="£1.60")
 
@@ -148,3 +150,79 @@ async def test_scene_notes_before_shopping_mode_keep_no_prices(users: UserDirect
     await converse(users, Clock(), note(YOGURT), EDGE.make(Query, turn_id=1, text="Hello there."))
 
     assert users.open("alice").tools.prices() == []
+
+
+@pytest.mark.models
+async def test_an_aisle_walked_in_shopping_mode_leaves_its_prices_with_the_real_edge(
+    users: UserDirectory, rapid_ocr: object
+) -> None:
+    """The edge's real OCR, label regions and barcode reader on the aisle video of the
+    shopping scenarios: told shopping is on, it sends scene notes at each new shelf,
+    and the cloud keeps each tag's price once though many frames show it."""
+    from edge.audio.listener import Listener
+    from edge.config import EdgeConfig
+    from edge.runtime import EdgeRuntime
+    from edge.vision.analysis import KeyframeAnalyser
+    from edge.vision.barcodes import OpenCvBarcodeReader
+    from simulators.replay import replay
+    from tests.test_edge_privacy import LoudnessVad
+    from tests.test_vision_analysis import FakeClassifier
+
+    aisle = AISLE
+    sent: list[Message] = []
+
+    async def to_cloud(message: Message) -> None:
+        sent.append(message)
+
+    models = Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner(), users=users)
+    conversation = Conversation("s", models, to_cloud, user="alice", wall_clock=Clock())
+    answering = asyncio.create_task(conversation.run())
+    analyser = KeyframeAnalyser(
+        rapid_ocr,  # type: ignore[arg-type]
+        FakeClassifier(),
+        barcodes=OpenCvBarcodeReader(),
+    )
+    notes: list[Observation] = []
+
+    async def upstream(message: Message) -> None:
+        if isinstance(message, Observation) and message.turn_id == 0:
+            notes.append(message)
+            assert conversation.receive(message) is None
+            await until(lambda: conversation.turns_finished >= len(notes), timeout_s=30.0)
+
+    edge = EdgeRuntime(
+        Listener(LoudnessVad()),
+        analyser,
+        Sequencer("s"),
+        upstream,
+        config=EdgeConfig(live_bytes_per_minute=100_000),
+    )
+    conversation.receive(EDGE.make(Query, turn_id=1, text="I'm shopping."))
+    await until(lambda: any(isinstance(m, Control) for m in sent))
+    [control] = [m for m in sent if isinstance(m, Control)]
+    edge.control(control)
+
+    await edge.run(replay(aisle, None, speed="max", video_fps_cap=2.0))
+    analyser.close()
+    answering.cancel()
+
+    assert len(notes) == 4  # the empty shelf, then each strip of tags
+    prices = users.open("alice").tools.prices()
+    assert len(prices) >= 6  # of the nine tags; tilted small print costs a few
+    assert len({(p.product, p.price) for p in prices}) == len(prices)  # each kept once
+    peas = [p for p in prices if "peas" in p.product.lower()]
+    assert [p.price for p in peas] == [1.45]
+
+
+def test_last_time_looks_past_this_visits_own_sighting(users: UserDirectory) -> None:
+    from cloud.tools.shopping import price_answer
+
+    tools = users.open("alice").tools
+    record_prices(note(YOGURT), tools, NOW - timedelta(days=7))
+    cheaper = ProductLabel(name="Greek Style Yogurt", brand="Meadow", size="500g", price="£1.25")
+    [seen_now] = record_prices(note(cheaper), tools, NOW)  # a scene note, moments before asking
+    later = replace(seen_now, seen=NOW + timedelta(minutes=2))
+
+    said = price_answer(tools.prices(), later, "", NOW + timedelta(minutes=2))
+
+    assert "£1.45" in said and "20p cheaper" in said

@@ -447,12 +447,13 @@ def price_answer(
 ) -> str:
     """ "How much was this last time?" from the prices seen before, newest first."""
     if now_price is not None:
-        # "Last time" is an earlier visit: the scene notes of this one saw it moments ago.
+        # Not this sighting itself, which this visit's scene notes kept moments ago.
         earlier = [
             p
             for p in history
-            if p.seen <= now_price.seen - SAME_SIGHTING
+            if p.seen <= now_price.seen
             and same_product(p, now_price.barcode, now_price.product)
+            and not (_same_sighting(p, now_price) and now_price.seen - p.seen < SAME_SIGHTING)
         ]
     else:
         earlier = [
@@ -618,6 +619,8 @@ def shopping_turn(
             tools.start_trip(now)
     if settings.shopping:
         record_prices(seen, tools, now)
+    if shopping is None and settings.shopping and about_people(question):
+        return settings, NOT_ABOUT_PEOPLE
     if shopping is None:
         return settings, None
     return settings, answer_shopping(shopping, seen, tools=tools, memory=memory, user=user, now=now)
@@ -779,6 +782,28 @@ def _priced(label: ProductLabel, seen: Observation, shop: str, now: datetime) ->
         shop=shop,
         seen=now,
     )
+
+
+# -- other shoppers ------------------------------------------------------------------
+
+# In a shop, the people in view are other shoppers: a question about them is answered
+# with this, never by the model from the frame (the keyframe's faces are blurred too).
+NOT_ABOUT_PEOPLE = (
+    "I don't describe the people around you. I can help with the products in front of you."
+)
+_PEOPLE = re.compile(
+    r"^(?:who|whose)\b"
+    r"|(?<!for )\b(?:that|this|the|those|these)\s+(?:\w+\s+)?(?:man|men|woman|women|guy|guys|lady"
+    r"|ladies|person|people|shoppers?|boy|girl|kids?|child|children|customers?|cashier)\b"
+    r"|^(?:what|how|where|describe|tell me)\b.*\b(?:he|she|they)(?:'s|'re)?\b",
+    _I,
+)
+
+
+def about_people(question: str) -> bool:
+    """Whether a question asks about a person in view ("who is that?", "what is that
+    woman wearing?"), rather than about a product or the wearer's own data."""
+    return _PEOPLE.search(question.strip()) is not None
 
 
 # -- words --------------------------------------------------------------------------
