@@ -73,3 +73,6 @@ BUS_TURN_MAX_AGE_S = 300.0
 BUS_DONE_TTL_S = 86_400
 # Settings Controls a session's snapshot keeps (one per action; the rest are refused).
 MAX_SESSION_CONTROLS = 16
+# A published turn with no "done" from any worker after this long (Redis lost it, or no
+# worker is running) ends with an Error to the wearer, and the session's next question goes.
+BUS_TURN_DEADLINE_S = 180.0

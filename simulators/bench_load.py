@@ -76,6 +76,10 @@ class _SessionResult:
     added_ms: list[float] = field(default_factory=list)
     model_ms: list[float] = field(default_factory=list)
     reply_ms: list[float] = field(default_factory=list)
+    # From the turn's own stamps (one machine, one monotonic clock): edge → worker, and
+    # the answer's last token → edge; the rest of the added time is the worker's own.
+    inbound_ms: list[float] = field(default_factory=list)
+    outbound_ms: list[float] = field(default_factory=list)
 
 
 def _status_kib(pid: int, field_name: str) -> int:
@@ -154,6 +158,12 @@ async def _session(
                     result.model_ms.append(message.inference_ms)
                     result.added_ms.append(reply_ms - message.inference_ms)
                     answered.setdefault(message.turn_id, asyncio.Event()).set()
+                    stamps = {stage.name: stage.at for stage in message.stages}
+                    if "segment_sent" in stamps and "segment_received" in stamps:
+                        inbound = stamps["segment_received"] - stamps["segment_sent"]
+                        result.inbound_ms.append(inbound * 1000)
+                    if "last_token" in stamps:
+                        result.outbound_ms.append((time.monotonic() - stamps["last_token"]) * 1000)
                 elif isinstance(message, Error) and message.turn_id > 0:
                     result.errors += 1
                     answered.setdefault(message.turn_id, asyncio.Event()).set()
@@ -290,6 +300,8 @@ async def bench_load(
     added = [x for r in results for x in r.added_ms]
     model = [x for r in results for x in r.model_ms]
     reply = [x for r in results for x in r.reply_ms]
+    inbound = [x for r in results for x in r.inbound_ms]
+    outbound = [x for r in results for x in r.outbound_ms]
     gateway_growth = sum(max(0, g.hwm_kib - g.rss_before_kib) for g in gateways)
     worker_growth = sum(max(0, w.hwm_kib - w.rss_before_kib) for w in workers)
     return {
@@ -311,6 +323,10 @@ async def bench_load(
         "reply_ms_p95": _percentile(reply, 0.95),
         "added_latency_ms_p50": _percentile(added, 0.5),
         "added_latency_ms_p95": _percentile(added, 0.95),
+        "edge_to_worker_ms_p50": _percentile(inbound, 0.5),
+        "edge_to_worker_ms_p95": _percentile(inbound, 0.95),
+        "answer_to_edge_ms_p50": _percentile(outbound, 0.5),
+        "answer_to_edge_ms_p95": _percentile(outbound, 0.95),
         "model_ms_p50": _percentile(model, 0.5),
         "model_ms_p95": _percentile(model, 0.95),
         "model_ms_mean": round(statistics.fmean(model), 2) if model else 0.0,

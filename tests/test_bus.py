@@ -224,3 +224,24 @@ async def test_an_answer_sent_twice_by_two_attempts_reaches_the_edge_once(redis:
     kinds = [m.kind for m in relayed]
     assert kinds == ["control", "transcript", "answer_delta", "answer_done"]
     assert bus.counters.turns_done == 1 and bus.counters.duplicates_dropped == 4
+
+
+async def test_a_turn_no_worker_answers_ends_with_an_error_and_the_session_goes_on(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis lost the turn (restarted without appendonly), or no worker runs: the wearer
+    hears so once the deadline passes, and the next question is answered."""
+    from deploy.bus import gateway_link
+    from protocol import Error
+
+    monkeypatch.setattr(gateway_link, "BUS_TURN_DEADLINE_S", 1.0)
+    async with gateway(redis) as (url, _), GatewayClient(url) as link:
+        await ask(link, "frank", "is anyone there")
+        got = await collect(link, Error, 1)
+        await redis.delete(keys.TURNS)  # the lost turn is gone, as after a restart
+        async with running(worker(redis)):
+            await link.send(Sequencer(link.session_id).make(Query, turn_id=2, text="now then"))
+            got += await collect(link, AnswerDone, 1)
+    errors = [m for m in got if isinstance(m, Error)]
+    assert [(e.code, e.turn_id) for e in errors] == [("cloud_unavailable", 1)]
+    assert any(isinstance(m, AnswerDone) and m.turn_id == 2 for m in got)

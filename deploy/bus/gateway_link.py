@@ -53,6 +53,7 @@ from protocol import (
 )
 from protocol.limits import (
     BUS_DONE_TTL_S,
+    BUS_TURN_DEADLINE_S,
     BUS_TURN_STREAM_MAXLEN,
     MAX_USER_QUESTIONS_PER_MINUTE,
 )
@@ -63,6 +64,7 @@ HEARTBEAT_S = 2.0
 READ_BLOCK_MS = 1_000
 # What a turn says once; a turn taken over by another worker may repeat it.
 ONCE_PER_TURN = frozenset({"transcript", "answer_done"})
+NO_ANSWER = "no answer came for that question; please ask again"
 BUS_DOWN = "the cloud's queue cannot be reached just now; that was not sent, try again shortly"
 
 
@@ -79,6 +81,7 @@ class _InFlight:
     answered: bool = False
     # Kinds said once per turn (Transcript) already relayed: a retaken turn's copy is dropped.
     relayed: set[str] = field(default_factory=set)
+    deadline: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -87,6 +90,7 @@ class BusCounters:
     turns_done: int = 0
     duplicates_dropped: int = 0
     forged_dropped: int = 0
+    turns_given_up: int = 0
 
 
 class BusGateway:
@@ -228,6 +232,7 @@ class SessionLink:
         self._retry: asyncio.TimerHandle | None = None
         self._closed = False
         self._publishing = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what GatewaySession calls -------------------------------------------------
 
@@ -280,6 +285,10 @@ class SessionLink:
         self._closed = True
         if self._retry is not None:
             self._retry.cancel()
+        for key in list(self._flight):
+            self._finish(key)
+        for task in self._tasks:
+            task.cancel()
         self._outbox.put_nowait(None)
         await self._bus.forget(self.session_id)
 
@@ -298,7 +307,10 @@ class SessionLink:
             for turn in ready:
                 self._next_key += 1
                 key = f"{self._bus.gateway_id}.{self.session_id}.{self._next_key}"
-                self._flight[key] = _InFlight(turn.turn_id, turn.question)
+                flight = self._flight[key] = _InFlight(turn.turn_id, turn.question)
+                flight.deadline = asyncio.get_running_loop().call_later(
+                    BUS_TURN_DEADLINE_S, self._give_up, key
+                )
                 if turn.question:
                     self._by_turn_id[turn.turn_id] = key
                     self._turns.in_flight += 1
@@ -318,7 +330,12 @@ class SessionLink:
             self._retry.cancel()
         loop = asyncio.get_running_loop()
         delay = max(0.0, when - self._bus._clock())
-        self._retry = loop.call_later(delay, lambda: loop.create_task(self._publish_ready()))
+        self._retry = loop.call_later(delay, self._publish_later)
+
+    def _publish_later(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._publish_ready())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- replies in ----------------------------------------------------------------
 
@@ -347,12 +364,33 @@ class SessionLink:
                 if isinstance(control, Control):
                     self._turns.keep_control(control, reply.payload)
         else:  # done
-            del self._flight[reply.turn_key]
+            self._finish(reply.turn_key)
             self._bus.counters.turns_done += 1
-            if turn.question:
-                self._by_turn_id.pop(turn.turn_id, None)
-                self._turns.in_flight -= 1
             await self._publish_ready()
+
+    def _finish(self, key: str) -> _InFlight | None:
+        turn = self._flight.pop(key, None)
+        if turn is None:
+            return None
+        if turn.deadline is not None:
+            turn.deadline.cancel()
+        if turn.question:
+            self._by_turn_id.pop(turn.turn_id, None)
+            self._turns.in_flight -= 1
+        return turn
+
+    def _give_up(self, key: str) -> None:
+        """No worker finished the turn in time (Redis lost it, or none is running): the
+        wearer is told, and the session's next question may go."""
+        turn = self._finish(key)
+        if turn is None or self._closed:
+            return
+        self._bus.counters.turns_given_up += 1
+        log.warning("session %s: turn %s got no answer; given up", self.session_id, key)
+        if turn.question and not turn.answered:
+            self._reply(self._error("cloud_unavailable", NO_ANSWER, turn_id=turn.turn_id))
+        self._tasks.add(task := asyncio.get_running_loop().create_task(self._publish_ready()))
+        task.add_done_callback(self._tasks.discard)
 
     def _relay_once(self, turn: _InFlight, payload: bytes) -> None:
         try:

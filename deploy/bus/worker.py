@@ -125,8 +125,7 @@ class BusWorker:
 
     async def run(self) -> None:
         """Consume turns (and claim dead workers' turns) until cancelled."""
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: another worker made it
-            await self.redis.xgroup_create(keys.TURNS, keys.WORKERS, id="0", mkstream=True)
+        await self._create_group()
         await self.redis.set(keys.IMAGE_MODES, self._image_modes().encode())
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._listen_for_interrupts())
@@ -155,6 +154,9 @@ class BusWorker:
                     log.warning("reading turns failed: %s; retrying", exc)
                     self._slots.release()
                     await asyncio.sleep(0.5)
+                    if "NOGROUP" in str(exc):  # Redis restarted without its data: start anew
+                        with contextlib.suppress(RedisError, OSError):
+                            await self._create_group()
                     continue
                 if not entries:
                     self._slots.release()
@@ -163,6 +165,10 @@ class BusWorker:
                     if index > 0:
                         await self._slots.acquire()
                     tasks.create_task(self._take(entry_id, fields))
+
+    async def _create_group(self) -> None:
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another worker made it
+            await self.redis.xgroup_create(keys.TURNS, keys.WORKERS, id="0", mkstream=True)
 
     def _slots_free(self) -> int:
         return max(0, self._slots._value)
