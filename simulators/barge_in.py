@@ -127,6 +127,7 @@ class SpokenBargeIn:
     resumed: bool  # paused, then played on
     sent: int  # utterances sent as questions
     played_s: float  # seconds of the answer the speaker played (pauses not counted)
+    paused_s: float  # seconds the answer was held silent by pauses
 
     @property
     def stop_latency_ms(self) -> float | None:
@@ -224,6 +225,7 @@ def replay_spoken_barge_in(
         resumed=bool(taking.paused_at) and not stopped and bool(np.any(after_pause)),
         sent=sent,
         played_s=voiced,
+        paused_s=len(silent_blocks) * block_s,
     )
 
 

@@ -31,8 +31,9 @@ ANSWERS = (
     "You are holding a bottle of water. The label says it holds five hundred millilitres, "
     "and it is best before the end of next year.",
 )
-# Made with espeak-ng at run time: the recordings hold no real "mhm".
-BACKCHANNEL_WORDS = ("Okay.", "Yeah.", "Right.", "Mm-hmm.")
+# Made with espeak-ng at run time: the recordings hold no real "mhm" (and espeak-ng's
+# "Mm-hmm" is no word Whisper knows: it hears "M.M."), so "Hmm." stands in for it.
+BACKCHANNEL_WORDS = ("Okay.", "Yeah.", "Right.", "I see.", "Hmm.")
 ECHO_GAINS = (0.3, 0.5)
 
 
@@ -58,6 +59,7 @@ def bench_barge_in(
     answers = [(voice.synthesize(text), voice.sample_rate) for text in ANSWERS]
     wearers = sorted((recordings / "speech").glob("*.wav"))
     echo_replays = false_stops = false_pauses = 0
+    echo_paused_s = 0.0
     for seed in range(seeds):
         for gain in ECHO_GAINS:
             for answer, rate in answers:
@@ -67,6 +69,7 @@ def bench_barge_in(
                 echo_replays += 1
                 false_stops += heard.stopped or heard.sent > 0
                 false_pauses += len(heard.paused_at)
+                echo_paused_s += heard.paused_s
     progress(f"echo only: {echo_replays} replays, {false_stops} stopped")
     latencies: list[float] = []
     stopped = 0
@@ -81,7 +84,7 @@ def bench_barge_in(
                 latencies.append(heard.stop_latency_ms)
             stopped += heard.stopped
         progress(f"{path.name}: stop latencies so far {latencies}")
-    resumed = backchannels = understood = 0
+    resumed = backchannels = understood = blips = 0
     if shutil.which("espeak-ng"):
         with tempfile.TemporaryDirectory() as folder:
             for word in BACKCHANNEL_WORDS:
@@ -97,7 +100,10 @@ def bench_barge_in(
                     )  # fmt: skip
                     backchannels += 1
                     resumed += heard.resumed and not heard.stopped
-                    understood += meaning(heard.transcript or "x y z") == "backchannel"
+                    if heard.transcript is None:
+                        blips += 1  # too short to confirm as speech: resumed untranscribed
+                    else:
+                        understood += meaning(heard.transcript) == "backchannel"
             progress(f"backchannels: {resumed}/{backchannels} resumed")
     questions = len(wearers) * len(answers)
     return {
@@ -109,9 +115,11 @@ def bench_barge_in(
         "echo_replays": echo_replays,
         "false_barge_ins_from_echo": false_stops,
         "echo_pauses": false_pauses,
+        "echo_paused_ms_per_replay": round(echo_paused_s * 1000 / max(echo_replays, 1), 1),
         "backchannel_replays": backchannels,
         "backchannel_resume_rate": round(resumed / backchannels, 3) if backchannels else None,
-        "backchannel_heard_as_backchannel": understood,
+        "backchannel_transcribed_as_backchannel": understood,
+        "backchannel_too_short_to_transcribe": blips,
         "echo_gains": list(ECHO_GAINS),
         "recordings": [p.name for p in wearers],
     }

@@ -96,7 +96,7 @@ def test_the_wearer_talking_over_the_answer_silences_it_within_100_ms_and_is_ans
 
 
 @pytest.mark.models
-@pytest.mark.parametrize("word", ["Okay.", "Yeah."])
+@pytest.mark.parametrize("word", ["Okay.", "Yeah.", "Hmm."])
 def test_a_backchannel_over_the_answer_pauses_it_then_it_plays_on_to_the_end(
     word: str,
     tmp_path: Path,

@@ -14,9 +14,11 @@ microphone's timeline):
 2. A residual gate: while the reference plays, a frame is silence for the VAD
    when the filter has not yet converged (its echo return loss enhancement,
    ERLE, below `converged_erle`: the first few hundred ms of the first answer,
-   or after the path changed), or when what is left is small beside the echo
-   it removed. The wearer's voice is not in the reference: it stays in the
-   residual, and passes.
+   or after the path changed), when what is left is small beside the echo it
+   removed, or when what is left follows the echo estimate's own waveform (the
+   estimate mis-scaled for a moment, or still ringing after the echo stopped).
+   The wearer's voice is not in the reference: it stays in the residual,
+   uncorrelated with the estimate, and passes.
 
 Pure numpy, no clocks: feed it each microphone block with the reference played
 over the same samples.
@@ -40,6 +42,8 @@ class EchoConfig:
     step: float = 1.0
     # A residual this many times smaller than the echo estimate is echo left over.
     echo_excess: float = 3.0
+    # ... or one this correlated with the estimate (its waveform, not the wearer's).
+    residual_correlation: float = 0.5
     # The filter counts as converged once it takes out this much of the echo (power
     # ratio, smoothed); until then nothing heard while the reference plays is the wearer.
     converged_erle: float = 4.0
@@ -99,8 +103,12 @@ class EchoCanceller:
         error = d - estimate
         residual_rms, estimate_rms, mic_rms = _rms(error), _rms(estimate), _rms(d)
         converged = self.erle >= cfg.converged_erle
-        # The filter explains the frame: what is left is echo it has not quite caught.
-        explained = residual_rms * cfg.echo_excess < estimate_rms
+        # The filter explains the frame: what is left is echo it has not quite caught, or
+        # its own estimate mis-scaled (the residual follows the estimate's waveform).
+        explained = residual_rms * cfg.echo_excess < estimate_rms or (
+            estimate_rms > cfg.silent_reference
+            and _correlation(error, estimate) >= cfg.residual_correlation
+        )
         double_talk = converged and residual_rms > estimate_rms
         gated = playing and (not converged or explained)
         if playing and not double_talk:
@@ -129,6 +137,12 @@ class EchoCanceller:
 
 def _rms(x: npt.NDArray[np.float64]) -> float:
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else 0.0
+
+
+def _correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    """|normalised correlation| of two blocks at lag 0."""
+    norm = float(np.sqrt((a @ a) * (b @ b)))
+    return abs(float(a @ b)) / norm if norm > 0 else 0.0
 
 
 def _int16(x: npt.NDArray[np.float64]) -> npt.NDArray[np.int16]:
