@@ -245,3 +245,20 @@ async def test_a_turn_no_worker_answers_ends_with_an_error_and_the_session_goes_
     errors = [m for m in got if isinstance(m, Error)]
     assert [(e.code, e.turn_id) for e in errors] == [("cloud_unavailable", 1)]
     assert any(isinstance(m, AnswerDone) and m.turn_id == 2 for m in got)
+
+
+async def test_an_interrupt_stops_the_answer_on_whichever_worker_has_it(redis: Redis) -> None:
+    from protocol import AnswerDelta, Interrupt
+
+    slow = FakeReasoner(delay_s=0.3)
+    async with running(worker(redis, slow)), gateway(redis) as (url, _):
+        async with GatewayClient(url) as link:
+            out = Sequencer(link.session_id)
+            await link.send(out.make(Hello, user="gina", device="test"))
+            await link.send(out.make(Query, turn_id=1, text=" ".join(["word"] * 40)))
+            got = await collect(link, AnswerDelta, 1)
+            await link.send(out.make(Interrupt, turn_id=1))
+            got += await collect(link, AnswerDone, 1)
+    (done,) = [m for m in got if isinstance(m, AnswerDone)]
+    assert done.interrupted
+    assert len([m for m in got if isinstance(m, AnswerDelta)]) < 40  # it stopped early
