@@ -10,6 +10,8 @@ and numbers), photographed by the held-out set's camera
 - shopping-tag-popcorn.jpg, shopping-tag-water.jpg: two shelf tags (running total)
 - shopping-bystander.jpg: a shopper (recordings/images/astronaut.png, public domain)
   beside a shelf tag: the face must be blurred before the frame leaves
+- shopping-two-tags.jpg: two shelf tags side by side with larger barcodes, through the
+  tuning set's milder camera (scripts/make_product_set.py): each code to its own tag
 - shopping-aisle.mp4 + shopping-aisle-mode.wav: 28 s walking an aisle after
   "I'm shopping.": an empty shelf, then three strips of shelf tags; nothing is asked
 
@@ -42,6 +44,7 @@ from make_heldout_products import (  # noqa: E402
     shelf_strip,
     wrap,
 )
+from make_product_set import photograph as steady_photograph  # noqa: E402
 
 MEDIA = ROOT / "scenarios" / "media"
 # How long the aisle video shows the empty shelf and each strip of tags.
@@ -129,6 +132,23 @@ def tag(product: Product) -> Image.Image:
     return card
 
 
+def two_tags() -> Image.Image:
+    """Two tags on one shelf edge, each with an EAN-13 large enough to decode."""
+    card = Image.new("RGB", (1500, 360), (235, 235, 235))
+    for x, product in ((20, POPCORN), (760, WATER)):
+        one = Image.new("RGB", (720, 320), (255, 255, 255))
+        draw = ImageDraw.Draw(one)
+        draw.rectangle((0, 0, 719, 16), fill=(20, 110, 60))
+        draw.text((24, 30), product.brand, fill=(20, 20, 20), font=font("DejaVuSansMono.ttf", 26))
+        draw.text((24, 64), f"{product.name} {product.size}", fill=(20, 20, 20),
+                  font=font("DejaVuSansMono-Bold.ttf", 30))  # fmt: skip
+        draw.text((24, 120), product.price, fill=(20, 20, 20),
+                  font=font("DejaVuSansMono-Bold.ttf", 70))  # fmt: skip
+        one.paste(barcode(product, 3), (370, 120))
+        card.paste(one, (x, 20))
+    return card
+
+
 def bystander(rng: np.random.Generator) -> Image8:
     """A shopper in the aisle beside a shelf tag, as the glasses would see them."""
     scene = _aisle_background(rng, 1280, 720)
@@ -202,6 +222,8 @@ def main() -> None:
     save(photograph(tag(WATER), rng, small=False), "shopping-tag-water.jpg")
     save(bystander(rng), "shopping-bystander.jpg")
     aisle_video(rng, MEDIA / "shopping-aisle.mp4")
+    save(steady_photograph(two_tags(), np.random.default_rng(7), small=False),
+         "shopping-two-tags.jpg")  # fmt: skip
     padded_speech(
         MEDIA / "shopping-mode.wav", MEDIA / "shopping-aisle-mode.wav", sum(AISLE_SECONDS)
     )

@@ -3,12 +3,17 @@ to the label nearest them; one label stays one product."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import cv2
+import numpy as np
+import pytest
+
+from cloud.tools.shopping import parse_amount
 from edge.vision.analysis import KeyframeAnalyser
-from edge.vision.barcodes import LocatedCode
+from edge.vision.barcodes import LocatedCode, OpenCvBarcodeReader
 from edge.vision.label_regions import label_regions, read_products
-from edge.vision.ocr import TextBox
+from edge.vision.ocr import RapidOcr, TextBox
 from protocol.messages import OcrLine
 from tests.test_vision_analysis import FakeClassifier
 
@@ -121,3 +126,25 @@ def test_the_keyframe_analyser_sends_one_product_per_label() -> None:
     ]
     assert context.barcodes == ("5012345000314",)
     assert len(context.ocr) == 8
+
+
+TWO_TAGS = Path(__file__).resolve().parents[1] / "scenarios" / "media" / "shopping-two-tags.jpg"
+
+
+@pytest.mark.models
+def test_two_photographed_tags_are_two_products_and_the_code_goes_to_its_own_tag(
+    rapid_ocr: RapidOcr,
+) -> None:
+    """Two shelf tags photographed side by side (scripts/make_shopping_scenes.py): the real
+    OCR and barcode reader; only the popcorn's code is decoded, and it is not the water's."""
+    image = np.asarray(cv2.imread(str(TWO_TAGS), cv2.IMREAD_COLOR), np.uint8)
+    codes = OpenCvBarcodeReader().read_located(image)
+
+    products = read_products(rapid_ocr.read_boxes(image), codes)
+
+    assert [c.code for c in codes] == ["5077702200491"]
+    assert [(p.size, p.barcode) for p in products] == [
+        ("100g", "5077702200491"),
+        ("1.5L", ""),
+    ]
+    assert [parse_amount(p.price) for p in products] == [1.2, 0.8]
