@@ -76,3 +76,6 @@ MAX_SESSION_CONTROLS = 16
 # A published turn with no "done" from any worker after this long (Redis lost it, or no
 # worker is running) ends with an Error to the wearer, and the session's next question goes.
 BUS_TURN_DEADLINE_S = 180.0
+# A turn taken this many times without being answered (it crashes whoever takes it) is
+# dead-lettered rather than passed on for ever; its session's deadline tells the wearer.
+BUS_MAX_DELIVERIES = 4

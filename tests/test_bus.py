@@ -262,3 +262,24 @@ async def test_an_interrupt_stops_the_answer_on_whichever_worker_has_it(redis: R
     (done,) = [m for m in got if isinstance(m, AnswerDone)]
     assert done.interrupted
     assert len([m for m in got if isinstance(m, AnswerDelta)]) < 40  # it stopped early
+
+
+async def test_a_turn_that_fails_every_worker_is_dead_lettered_not_retried_for_ever(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(self: BusWorker, turn: TurnEnvelope, attempt: str) -> None:
+        raise RuntimeError("this turn crashes whoever takes it")
+
+    monkeypatch.setattr(BusWorker, "_answer", explode)
+    poison = TurnEnvelope(
+        turn_key="g.s.9", gateway_id="g", session_id="s", user="hank", issued_at=time.time(),
+        messages=(encode(Sequencer("s").make(Query, turn_id=1, text="boom")),),
+    )  # fmt: skip
+    async with running(worker(redis)) as taking:
+        await taking.redis.xadd(keys.TURNS, seal_turn(SECRET, poison))  # type: ignore[arg-type]
+        async with asyncio.timeout(30):
+            while not await redis.xlen(keys.DEAD_TURNS):
+                await asyncio.sleep(0.1)
+    ((_, fields),) = await redis.xrange(keys.DEAD_TURNS)
+    assert fields[b"reason"] == b"taken too many times unanswered"
+    assert (await redis.xpending(keys.TURNS, keys.WORKERS))["pending"] == 0

@@ -45,6 +45,12 @@ async def touch(redis: Redis, stream: str, group: str, consumer: str, entry_id: 
     await redis.xclaim(stream, group, consumer, 0, [entry_id], justid=True)
 
 
+async def deliveries(redis: Redis, stream: str, group: str, entry_id: bytes) -> int:
+    """How many times the pending entry was handed to a consumer (0: not pending)."""
+    rows = await redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
+    return int(rows[0]["times_delivered"]) if rows else 0
+
+
 def _entries(batches: Any) -> list[Entry]:
     found: list[Entry] = []
     for _, entries in batches or []:

@@ -63,6 +63,7 @@ from protocol import (
 from protocol.limits import (
     BUS_CLAIM_IDLE_MS,
     BUS_DONE_TTL_S,
+    BUS_MAX_DELIVERIES,
     BUS_REPLY_STREAM_MAXLEN,
     BUS_TURN_MAX_AGE_S,
     BUS_WORKER_TURNS,
@@ -145,6 +146,7 @@ class BusWorker:
                             min_idle_ms=self.claim_idle_ms, count=free,
                         )  # fmt: skip
                         self.counters.turns_claimed += len(entries)
+                        entries = await self._drop_poison(entries)
                     if not entries:
                         entries = await streams.read_group(
                             self.redis, keys.TURNS, keys.WORKERS, self.worker_id,
@@ -165,6 +167,18 @@ class BusWorker:
                     if index > 0:
                         await self._slots.acquire()
                     tasks.create_task(self._take(entry_id, fields))
+
+    async def _drop_poison(self, claimed: list[streams.Entry]) -> list[streams.Entry]:
+        """Claimed turns that were already taken BUS_MAX_DELIVERIES times are dead-lettered."""
+        kept = []
+        for entry_id, fields in claimed:
+            if await streams.deliveries(self.redis, keys.TURNS, keys.WORKERS, entry_id) > (
+                BUS_MAX_DELIVERIES
+            ):
+                await self._dead_letter(entry_id, fields, "taken too many times unanswered")
+            else:
+                kept.append((entry_id, fields))
+        return kept
 
     async def _create_group(self) -> None:
         with contextlib.suppress(ResponseError):  # BUSYGROUP: another worker made it
