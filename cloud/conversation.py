@@ -34,7 +34,13 @@ from cloud.notes.live import FinishedConversation
 from cloud.notes.memories import remember_notes
 from cloud.prompting.memory_prompt import build_answer_messages
 from cloud.prompting.prompt import QUESTION_SLOT, opening_messages
-from cloud.prompting.recall import acknowledge_facts, direct_answer, recall, turn_memories
+from cloud.prompting.recall import (
+    acknowledge_facts,
+    direct_answer,
+    episode_answer,
+    recall,
+    turn_memories,
+)
 from cloud.reasoning.interruption import unless_interrupted
 from cloud.reasoning.modes import choose_mode
 from cloud.reasoning.openai_reasoner import ToolCallingReasoner
@@ -404,8 +410,10 @@ class Conversation:
         if data is not None:
             memories = await self._recall(data, question, mode, now)
             turn.stages.append(Stage(name="retrieval", at=self._clock()))
-            # "What's my shoe size?" with one fact that clearly answers it: read the fact back.
-            if (told := direct_answer(question, memories)) is not None:
+            # "What's my shoe size?" with one fact that clearly answers it: read the fact back;
+            # "when did I last see my passport?": the memory, with when it was.
+            told = direct_answer(question, memories) or episode_answer(question, memories, now)
+            if told is not None:
                 await self._say(turn, told)
                 await self._remember(data, turn, question, told, now)
                 return

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cloud.memory.records import SearchHit
+from cloud.memory.records import Memory, SearchHit
 from cloud.memory.store import MemoryStore
 
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -115,6 +115,35 @@ def search_in_time(
         user, without_time(question, window), now=now, k=k, since=window.start, until=window.end
     )
     return hits or store.search(user, question, now=now, k=k)
+
+
+# How many of the newest memories `memories_in_window` looks through at most: windows
+# are nearly always recent ("on Saturday", "last week"), and the scan stays bounded.
+MAX_WINDOW_SCAN = 2000
+_PAGE = 200
+
+
+def memories_in_window(
+    store: MemoryStore, user: str, window: TimeWindow, *, limit: int
+) -> list[Memory]:
+    """The user's memories whose event time is in the window, newest first, at most `limit`.
+
+    For "what did I do on Saturday?", where every memory of Saturday is relevant and
+    none shares a word with the question, so a search would find nothing to rank.
+    """
+    found: list[Memory] = []
+    for offset in range(0, MAX_WINDOW_SCAN, _PAGE):
+        page = store.list_memories(user, offset=offset, limit=_PAGE)
+        for memory in page:
+            if memory.time < window.start:
+                return found
+            if memory.time < window.end and not memory.replaced:
+                found.append(memory)
+                if len(found) == limit:
+                    return found
+        if len(page) < _PAGE:
+            break
+    return found
 
 
 def _day_start(moment: datetime) -> datetime:

@@ -19,10 +19,17 @@ from cloud.memory.facts import extract_facts
 from cloud.memory.records import MAX_TEXT_CHARS, Memory, MemoryKind, NewMemory
 from cloud.memory.sentences import split_sentences
 from cloud.memory.store import MemoryStore
-from cloud.memory.time_query import search_in_time
+from cloud.memory.time_query import (
+    memories_in_window,
+    search_in_time,
+    time_window,
+    without_time,
+)
 from cloud.memory.topics import clear_match, focus, match_topics, topic_words, with_synonyms
+from cloud.memory.words import content_words
 from cloud.prompting.prompt import LABEL_FLOOR
 from cloud.prompting.second_person import to_second_person
+from cloud.prompting.spoken_time import spoken_moment
 from cloud.reasoning.modes import REASONING
 
 EPISODIC_IMPORTANCE = 0.2
@@ -54,6 +61,36 @@ _OPEN_ENDED = re.compile(
 )
 
 
+# Questions about what happened, not about what is true now: they are answered from
+# exchanges and scenes too, each with when it was ("when did I last see my passport?").
+_ABOUT_EPISODES = re.compile(
+    r"\b(?:did|have|had) (?:i|we)\b|\bwhat (?:i|we) (?:did|said|told)\b", re.IGNORECASE
+)
+# Words that ask what happened without saying about what ("what did I do on Saturday?").
+_ANY_EPISODE = frozenset(
+    "go went happen happened doing spend spent up get got see saw meet met".split()
+)
+_ASKED = re.compile(r'^Asked "(?P<said>.*?)"(?: and was told "|\.$)', re.DOTALL)
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|who|who's|where|where's|when|which|how|why|is|are|am|do|does|did|can"
+    r"|could|would|should|will|have|has)\b",
+    re.IGNORECASE,
+)
+_WHEN_LAST = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|companion|please)[,\s]+)*when did (?:i|we) last"
+    r" (?:see|have|use|put|leave|wear|take|mention|talk about|tell you about|have|find)"
+    r" (?P<thing>.+?)[?.!]*$",
+    re.IGNORECASE,
+)
+_TOLD_ABOUT = re.compile(
+    r"^(?:(?:hey|ok|okay|so|and|companion|please)[,\s]+)*(?:what|what else)"
+    r" (?:did|have) (?:i|we) (?:tell|told|say|said to|mention|mentioned to)(?: you)?"
+    r" (?:about|regarding|on) (?P<thing>.+?)[?.!]*$",
+    re.IGNORECASE,
+)
+_MAX_TOLD = 2
+
+
 def recall(
     store: MemoryStore,
     user: str,
@@ -69,7 +106,11 @@ def recall(
     if not question.strip():
         return []
     k = k_reasoning if mode == REASONING else k_fast
-    kinds = ALL_KINDS if mode == REASONING else FAST_KINDS
+    kinds = ALL_KINDS if mode == REASONING or _ABOUT_EPISODES.search(question) else FAST_KINDS
+    window = time_window(question, now)
+    if window is not None and not content_words(without_time(question, window)) - _ANY_EPISODE:
+        # Everything of that day is relevant and nothing shares a word with the question.
+        return said_or_seen(memories_in_window(store, user, window, limit=max(k, _MIN_POOL)))[:k]
     hits = search_in_time(store, user, with_synonyms(question), now=now, k=max(k * 3, _MIN_POOL))
     matches = match_topics(question, [hit.memory for hit in hits])
     # A fact naming what was asked about ("shoe" in "my shoe size") is relevant even
@@ -80,6 +121,92 @@ def recall(
         if hit.memory.kind in kinds and (hit.cosine >= min_cosine or match.distinctive > 0)
     ]
     return focus(question, chosen)[:k]
+
+
+def said_or_seen(memories: Sequence[Memory]) -> list[Memory]:
+    """Without the wearer's own past questions ("Asked "where are my keys?" …") and without an
+    exchange whose statement is also kept as a fact: what was said or seen, once."""
+    facts_from = {m.source_id for m in memories if m.kind is not MemoryKind.EPISODIC}
+    kept = []
+    for memory in memories:
+        if memory.kind is MemoryKind.EPISODIC:
+            said = wearer_said(memory)
+            if said is not None and (_is_question(said) or memory.source_id in facts_from):
+                continue
+        kept.append(memory)
+    return kept
+
+
+def wearer_said(memory: Memory) -> str | None:
+    """What the wearer said in a stored exchange ('Asked "…" and was told "…".'), or None."""
+    match = _ASKED.match(memory.text)
+    return None if match is None else match.group("said").strip()
+
+
+def episode_answer(question: str, memories: Sequence[Memory], now: datetime) -> str | None:
+    """Questions about what happened, answered from the dated memories with when they were.
+
+    "When did I last see my passport?" is the newest memory that mentions the
+    passport, "what did I tell you about the plumber?" the newest ones about
+    the plumber, and "what did I do on Saturday?" what was said or seen that
+    day, each with its day and time: the small model, shown the dated
+    memories, often answers with the what and drops the when. None for any
+    other question, or when no memory fits, so the model still answers.
+    """
+    asked = " ".join(question.replace("’", "'").split())
+    match = _WHEN_LAST.match(asked)
+    if match is not None:
+        about = _about(match.group("thing"), memories)
+        if not about:
+            return None
+        newest = max(about, key=lambda memory: memory.time)
+        return f"{_capital(spoken_moment(newest.time, now))}: {_retold(newest)}"
+    match = _TOLD_ABOUT.match(asked)
+    if match is not None:
+        about = sorted(_about(match.group("thing"), memories), key=lambda m: m.time)[-_MAX_TOLD:]
+        if not about:
+            return None
+        return " ".join(
+            f"{_capital(spoken_moment(memory.time, now))} you told me: {_retold(memory)}"
+            for memory in about
+        )
+    window = time_window(asked, now)
+    if window is None or not _ABOUT_EPISODES.search(asked):
+        return None
+    if content_words(without_time(asked, window)) - _ANY_EPISODE:
+        return None  # about something in particular: the model picks from the memories
+    inside = sorted(
+        (m for m in memories if window.start <= m.time < window.end), key=lambda m: m.time
+    )
+    if not inside:
+        return None
+    return " ".join(f"{_capital(spoken_moment(m.time, now))}: {_retold(m)}" for m in inside)
+
+
+def _about(thing: str, memories: Sequence[Memory]) -> list[Memory]:
+    """The memories that mention every content word of `thing` ("my passport" → passport)."""
+    wanted = content_words(thing)
+    if not wanted:
+        return []
+    return [
+        memory
+        for memory in said_or_seen(memories)
+        if not memory.replaced and wanted <= content_words(wearer_said(memory) or memory.text)
+    ]
+
+
+def _retold(memory: Memory) -> str:
+    """The memory to the wearer: what they said, in the second person."""
+    text = to_second_person(wearer_said(memory) or memory.text).strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _is_question(said: str) -> bool:
+    return said.rstrip().endswith("?") or _QUESTION_START.match(said) is not None
 
 
 def direct_answer(question: str, memories: Sequence[Memory]) -> str | None:
