@@ -247,11 +247,12 @@ async def bench_load(
     async with _redis(plan.bus) as url:
         try:
             progress(f"starting {plan.workers} workers and {plan.gateways} gateways on {url}…")
-            worker_args = ["cloud", "--bus", url, *(["--instant"] if plan.instant else [])]
+            given = ["--config", str(plan.config_file)] if plan.config_file else []
+            worker_args = [*given, "cloud", "--bus", url, *(["--instant"] if plan.instant else [])]
             workers = await asyncio.gather(
                 *(_start("worker", worker_args, env, "cloud worker") for _ in range(plan.workers))
             )
-            gateway_args = ["gateway", "--bus", url, "--host", "127.0.0.1", "--port", "0"]
+            gateway_args = [*given, "gateway", "--bus", url, "--host", "127.0.0.1", "--port", "0"]
             gateways = await asyncio.gather(
                 *(_start("gateway", gateway_args, env, "gateway:") for _ in range(plan.gateways))
             )
