@@ -20,6 +20,7 @@ from typing import Any
 
 from cloud.captions.translation import CaptionTranslator
 from cloud.reasoning.reasoner import QwenReasoner
+from simulators.caption_replay import cpu_clock
 
 _MAX_N = 6
 _BETA = 2.0
@@ -58,10 +59,12 @@ async def bench_translate_into(folder: Path) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     scores: dict[str, list[float]] = {}
     seconds: list[float] = []
+    cpu_seconds: list[float] = []
     for clip in usable:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), cpu_clock()
         text = await translator.translate(clip["english"], clip["language"])
         spent = time.perf_counter() - began
+        cpu_seconds.append(cpu_clock() - cpu_began)
         score = chrf(text, clip["text"])
         scores.setdefault(clip["language"], []).append(score)
         seconds.append(spent)
@@ -72,6 +75,7 @@ async def bench_translate_into(folder: Path) -> dict[str, Any]:
             "reference": clip["text"],
             "chrf": round(score, 1),
             "seconds": round(spent, 2),
+            "cpu_seconds_per_core": round(cpu_seconds[-1], 2),
         }
     return {
         "clips": rows,
@@ -80,5 +84,8 @@ async def bench_translate_into(folder: Path) -> dict[str, Any]:
         },
         "seconds_per_line_mean": round(sum(seconds) / len(seconds), 2),
         "seconds_per_line_max": round(max(seconds), 2),
+        # On a machine shared with other work: CPU seconds per core, what the same
+        # translations take on these cores alone (simulators/caption_replay.py:cpu_clock).
+        "cpu_seconds_per_core_per_line_mean": round(sum(cpu_seconds) / len(cpu_seconds), 2),
         "reasoner_load_s": round(load_s, 1),
     }
