@@ -227,3 +227,25 @@ def test_last_time_looks_past_this_visits_own_sighting(users: UserDirectory) -> 
     said = price_answer(tools.prices(), later, "", NOW + timedelta(minutes=2))
 
     assert "£1.45" in said and "20p cheaper" in said
+
+
+async def test_the_edge_sends_scene_notes_only_while_the_cloud_says_shopping(
+    recordings: Path,
+) -> None:
+    from tests.test_edge_privacy import BoxDetector, frames_of, runtime_with, spliced_clips
+
+    clips = spliced_clips(recordings)  # three views with two cuts
+    runtime, sent, _ = runtime_with(BoxDetector([]), live_bytes_per_minute=100_000)
+
+    await runtime.run(frames_of(clips, fps=10.0))
+    assert [m for m in sent if isinstance(m, Observation)] == []  # not shopping, not live
+
+    runtime.control(EDGE.make(Control, action="shopping", value="on"))
+    await runtime.run(frames_of(clips, fps=10.0))
+    notes = [m for m in sent if isinstance(m, Observation)]
+    assert len(notes) >= 3 and all(n.turn_id == 0 for n in notes)
+
+    runtime.control(EDGE.make(Control, action="shopping", value="off"))
+    sent.clear()
+    await runtime.run(frames_of(clips, fps=10.0))
+    assert [m for m in sent if isinstance(m, Observation)] == []
