@@ -230,7 +230,9 @@ def _figures(models: Models, mode: AnswerMode, turn: TurnRecord, first_audio: fl
 
 
 async def _bare_calls(models: Models, mode: AnswerMode, turn: TurnRecord) -> dict[str, float]:
-    """The model calls alone on this turn's own prompt and answer, nothing around them."""
+    """The model calls alone on this turn's own prompt and answer, nothing around them: the
+    reasoner's first token with nothing cached, with the instructions and examples cached
+    (a turn without the prefill) and with the whole opening cached (the prefill's best)."""
     seen = turn.observation
     ocr = [line.text for line in seen.ocr] if seen else []
     labels = [(label.name, label.score) for label in seen.labels] if seen else []
@@ -240,6 +242,10 @@ async def _bare_calls(models: Models, mode: AnswerMode, turn: TurnRecord) -> dic
     if isinstance(reasoner, QwenReasoner):
         await reasoner.forget_prompts()
         timings["reasoner_first_token_cold"] = await _first_token_ms(reasoner, prompt)
+        await _prime(models, mode)  # what a turn without the prefill finds cached
+        timings["reasoner_first_token_instructions_cached"] = await _first_token_ms(
+            reasoner, prompt
+        )
         await _prime(models, mode)
         await reasoner.prefill(opening_messages(ocr, labels, mode=mode), up_to=QUESTION_SLOT)
         timings["reasoner_first_token_opening_cached"] = await _first_token_ms(reasoner, prompt)
