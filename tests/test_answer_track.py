@@ -1,15 +1,23 @@
-"""Spoken answers on the phone app's audio track: the playout queue (pure) and the track."""
+"""Spoken answers on the phone app's audio track: the playout queue (pure), the track, and the
+app session feeding it from the cloud's AnswerAudio (flushed by an Interrupt)."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import AsyncIterator
+from typing import cast
 
+import numpy as np
+from websockets.asyncio.client import ClientConnection
+
+from edge.models import EdgeModels
 from gateway.sessions.answer_track import (
     FRAME_SAMPLES,
     PLAYOUT_RATE,
     AnswerPlayout,
     AnswerTrack,
 )
+from gateway.sessions.app_session import AppSession, AppSessionDeps
+from protocol import AnswerAudio, Interrupt, Sequencer, encode
 
 
 def _tone(seconds: float, rate: int, level: int = 8_000) -> bytes:
@@ -83,3 +91,55 @@ async def test_track_plays_20_ms_frames_at_48_khz_in_real_time() -> None:
     levels = [np.abs(f.to_ndarray()).max() for f in frames]
     assert min(levels[:4]) > 6_000 and max(levels[6:]) == 0
     track.stop()
+
+
+class _FakeCloud:
+    """The cloud's websocket: yields `incoming` (encoded), records what is sent."""
+
+    def __init__(self, incoming: list[bytes]) -> None:
+        self.incoming = incoming
+        self.sent: list[bytes] = []
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def close(self) -> None:
+        pass
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for data in self.incoming:
+            yield data
+
+
+async def test_the_app_session_plays_answer_audio_and_an_interrupt_silences_that_answer() -> None:
+    cloud_out = Sequencer("s")
+
+    def audio(turn_id: int, part: int, last: bool = False) -> bytes:
+        return encode(
+            cloud_out.make(
+                AnswerAudio,
+                turn_id=turn_id,
+                part=part,
+                pcm=_tone(0.5, 22_050),
+                sample_rate=22_050,
+                last=last,
+            )
+        )
+
+    cloud = _FakeCloud([audio(1, 0)])
+    deps = AppSessionDeps(
+        edge_models=EdgeModels(), history=None, question_gate=lambda: None, on_closed=lambda _: None
+    )
+    session = AppSession("s", "alice", "phone", cast(ClientConnection, cloud), deps)
+    await session._relay_from_cloud()
+    assert abs(session.playout.queued_s - 0.5) < 0.05
+    # Played on the track, not sent to the app as data (the relay's end adds an Error).
+    assert not any(isinstance(m, AnswerAudio) for m in session.link.outbox.after(0))
+
+    await session._to_cloud(Sequencer("s").make(Interrupt, turn_id=1))
+    assert session.playout.queued_s == 0.0
+    cloud.incoming = [audio(1, 1, last=True), audio(2, 0, last=True)]
+    await session._relay_from_cloud()
+    # What was already on its way of the interrupted answer stays silent; the next one plays.
+    assert abs(session.playout.queued_s - 0.5) < 0.05
+    await session.source.close()
