@@ -47,8 +47,6 @@ class Listener:
         self._echo: tuple[EchoCanceller, Reference] | None = None
         # Source times of frames where speech began (not yet confirmed); drained by the caller.
         self.onsets: list[float] = []
-        # Frames in a row the VAD has called quiet (below the endpointer's lower threshold).
-        self.quiet_frames = 0
 
     def cancel_echo(self, reference: Reference, canceller: EchoCanceller | None = None) -> None:
         """Take what the speaker plays (`reference`) out of every frame from now on."""
@@ -113,10 +111,7 @@ class Listener:
             heard = canceller.process(chunk.samples, reference(chunk.t, CHUNK_SAMPLES))
             chunk = AudioChunk(chunk.t, heard.residual)
         was_speech = self.endpointer.in_speech
-        probability = self._probability(chunk.samples)
-        quiet = probability < self.endpointer.config.neg_threshold
-        self.quiet_frames = self.quiet_frames + 1 if quiet else 0
-        events = self.endpointer.push(chunk, probability)
+        events = self.endpointer.push(chunk, self._probability(chunk.samples))
         if not was_speech and self.endpointer.in_speech:
             self.onsets.append(chunk.t)
         return events

@@ -53,12 +53,6 @@ class ClassifySpeech:
 TurnDecision = Decision | ClassifySpeech
 
 
-# Quiet frames (32 ms) after a pause, before the speech was confirmed, that resume the
-# answer at once: a click or a breath costs the wearer ~100 ms of the answer, not the
-# endpointer's whole end-of-speech wait.
-RESUME_AFTER_QUIET_FRAMES = 3
-
-
 class TurnTaking:
     def __init__(
         self,
@@ -107,8 +101,6 @@ class TurnTaking:
         if self._held is not None and not self._classifying:
             if not self.listener.endpointer.in_speech:
                 self._resume()  # a blip the endpointer dropped: not speech after all
-            elif not self._held and self.listener.quiet_frames >= RESUME_AFTER_QUIET_FRAMES:
-                self._resume()  # quiet again before it counted as speech: play on now
         return decisions
 
     def classified(self, ended: SpeechEnded, meaning: Meaning) -> list[Decision]:
@@ -171,12 +163,6 @@ class TurnTaking:
     def _push(self, events: list[ActivationEvent]) -> list[TurnDecision]:
         decisions: list[TurnDecision] = []
         for event in events:
-            if isinstance(event, SpeechStarted) and self._held is None:
-                if self._barging_in_on_speech():  # resumed too early: it was speech after all
-                    assert self.player is not None
-                    self.player.pause()
-                    self.paused_at.append(event.t)
-                    self._held = []
             if self._held is not None and isinstance(event, SpeechStarted):
                 self._held.append(event)  # decided once the utterance is understood
             elif self._held is not None and isinstance(event, SpeechEnded):
