@@ -8,7 +8,7 @@ cold, and a turn that is abandoned stops its prefill.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
