@@ -34,6 +34,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     add_setting_flag(gateway, "--host", "gateway.host")
     add_setting_flag(gateway, "--port", "gateway.port", help="gateway HTTP port (0: any free)")
     add_setting_flag(gateway, "--data-dir", "data_dir")
+    add_setting_flag(gateway, "--max-sessions", "gateway.max_sessions")
     gateway.set_defaults(run=_gateway)
 
     cloud = commands.add_parser(

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
 import signal
 import statistics
 import sys
@@ -92,11 +90,12 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-async def _start(role: str, argv: list[str], env: dict[str, str], ready: str) -> _Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "companion", *argv,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+async def _start(role: str, argv: list[str], ready: str, log: Path) -> _Process:
+    with log.open("ab") as errors:  # each process's warnings, kept with the run's folder
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "companion", *argv,
+            stdout=asyncio.subprocess.PIPE, stderr=errors,
+        )  # fmt: skip
     started = _Process(role, process)
     assert process.stdout is not None
     async with asyncio.timeout(START_TIMEOUT_S):
@@ -230,14 +229,6 @@ async def bench_load(
     from gateway.accounts import Accounts
 
     folder = Path(tempfile.mkdtemp(prefix="companion-load-"))
-    env = {
-        **os.environ,
-        "COMPANION_DATA": str(folder),
-        "COMPANION_BUS_SECRET": secrets.token_urlsafe(32),
-        "COMPANION_GATEWAY_MAX_SESSIONS": str(max(64, plan.sessions)),
-    }
-    if plan.store:
-        env["COMPANION_STORE"] = plan.store
     accounts = Accounts(folder / "gateway")
     users = [f"load{i}" for i in range(plan.sessions)]
     tokens = [accounts.add_device(user, "bench") for user in users]
@@ -248,13 +239,25 @@ async def bench_load(
         try:
             progress(f"starting {plan.workers} workers and {plan.gateways} gateways on {url}…")
             given = ["--config", str(plan.config_file)] if plan.config_file else []
-            worker_args = [*given, "cloud", "--bus", url, *(["--instant"] if plan.instant else [])]
+            # One data folder for all (accounts, the bus secret made there on first use).
+            shared = ["--bus", url, "--data-dir", str(folder)]
+            store = ["--store", plan.store] if plan.store else []
+            instant = ["--instant"] if plan.instant else []
+            worker_args = [*given, "cloud", *shared, *store, *instant]
             workers = await asyncio.gather(
-                *(_start("worker", worker_args, env, "cloud worker") for _ in range(plan.workers))
+                *(
+                    _start("worker", worker_args, "cloud worker", folder / f"worker{i}.log")
+                    for i in range(plan.workers)
+                )
             )
-            gateway_args = [*given, "gateway", "--bus", url, "--host", "127.0.0.1", "--port", "0"]
+            most = str(max(64, plan.sessions))
+            gateway_args = [*given, "gateway", *shared, "--host", "127.0.0.1", "--port", "0",
+                            "--max-sessions", most]  # fmt: skip
             gateways = await asyncio.gather(
-                *(_start("gateway", gateway_args, env, "gateway:") for _ in range(plan.gateways))
+                *(
+                    _start("gateway", gateway_args, "gateway:", folder / f"gateway{i}.log")
+                    for i in range(plan.gateways)
+                )
             )
             processes = [*workers, *gateways]
             for p in processes:
@@ -307,6 +310,7 @@ async def bench_load(
     worker_growth = sum(max(0, w.hwm_kib - w.rss_before_kib) for w in workers)
     return {
         "sessions": plan.sessions,
+        "logs": str(folder),
         "sessions_failed": len(failed),
         "session_errors": failed[:5],
         "gateways": plan.gateways,
@@ -322,6 +326,7 @@ async def bench_load(
         "duplicated": sum(r.duplicated for r in results),
         "reply_ms_p50": _percentile(reply, 0.5),
         "reply_ms_p95": _percentile(reply, 0.95),
+        "reply_ms_max": round(max(reply), 2) if reply else 0.0,
         "added_latency_ms_p50": _percentile(added, 0.5),
         "added_latency_ms_p95": _percentile(added, 0.95),
         "edge_to_worker_ms_p50": _percentile(inbound, 0.5),

@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 500
 FINISHED_POLL_S = 0.005
+SLOW_TURN_S = 10.0  # a turn slower than this is logged
 # Renew the lease only if it is still ours (a stalled worker must not take it back).
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -215,6 +216,7 @@ class BusWorker:
         except BusError as exc:
             await self._dead_letter(entry_id, fields, str(exc))
             return
+        taken_at = time.monotonic()
         attempt = f"{self.worker_id}:{entry_id.decode()}:{secrets.token_hex(2)}"
         state = keys.turn_state(turn.turn_key)
         if not await self.redis.set(state, attempt.encode(), nx=True, px=self.claim_idle_ms):
@@ -239,6 +241,9 @@ class BusWorker:
         await self.redis.set(state, b"done", ex=BUS_DONE_TTL_S)
         await self.redis.xack(keys.TURNS, keys.WORKERS, entry_id)
         self.counters.turns_answered += 1
+        took = time.monotonic() - taken_at
+        if took > SLOW_TURN_S:
+            log.warning("turn %s took %.1f s from taking to done", turn.turn_key, took)
 
     async def _keep_lease(self, state: str, attempt: str, entry_id: bytes) -> None:
         """Renew the turn's lease and the entry's idle time; returns when the lease is lost."""
