@@ -51,7 +51,7 @@ from cloud.speech.speech_decoding import speech_samples
 from cloud.speech.spoken_answer import SpokenAnswer, Voice, speaking_after
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
-from cloud.tools.shopping import note_prices, shopping_turn
+from cloud.tools.shopping import note_prices, shopping_turn, trip_under_way
 from cloud.turn_limits import TurnLimits
 from protocol import (
     AnswerAudio,
@@ -288,8 +288,21 @@ class Conversation:
     async def run(self) -> None:
         """Answer turns in order until cancelled; captions and notes run beside them, and
         the conversation being noted is written when the session ends."""
+        await self._resume_shopping()
         async with self.listening.alongside():
             await self._answer_turns()
+
+    async def _resume_shopping(self) -> None:
+        """A session opened during a shopping trip (the glasses reconnected, or the phone
+        joined) carries on in shopping mode, and tells the device to send scene notes."""
+        if self._models.users is None or not self.user:
+            return
+        data = await self._user_data()
+        now = self._wall_clock()
+        if data is None or not await asyncio.to_thread(trip_under_way, data.tools, now):
+            return
+        self.settings = dataclasses.replace(self.settings, shopping=True)
+        await self._send(self._out.make(Control, action="shopping", value="on"))
 
     async def _answer_turns(self) -> None:
         """Answer turns in order until cancelled."""

@@ -249,3 +249,35 @@ async def test_the_edge_sends_scene_notes_only_while_the_cloud_says_shopping(
     sent.clear()
     await runtime.run(frames_of(clips, fps=10.0))
     assert [m for m in sent if isinstance(m, Observation)] == []
+
+
+async def test_a_session_opened_during_a_trip_carries_on_shopping_until_it_is_ended(
+    users: UserDirectory,
+) -> None:
+    clock = Clock()
+    await converse(users, clock, EDGE.make(Query, turn_id=1, text="I'm shopping."))
+
+    clock.now = NOW + timedelta(minutes=20)  # the glasses reconnected mid-trip
+    sent = await converse(users, clock, note(JUICE))
+    assert [(m.action, m.value) for m in sent if isinstance(m, Control)] == [("shopping", "on")]
+    assert [p.product for p in users.open("alice").tools.prices()] == ["Sunrise Orange Juice 1L"]
+
+    sent = await converse(users, clock, EDGE.make(Query, turn_id=1, text="I'm done shopping."))
+    assert [(m.action, m.value) for m in sent if isinstance(m, Control)] == [
+        ("shopping", "on"),
+        ("shopping", "off"),
+    ]
+    sent = await converse(users, clock, note(YOGURT))
+    assert [m for m in sent if isinstance(m, Control)] == []
+    assert len(users.open("alice").tools.prices()) == 1  # the yogurt was seen after the trip
+
+
+async def test_a_trip_left_on_for_hours_is_not_resumed(users: UserDirectory) -> None:
+    clock = Clock()
+    await converse(users, clock, EDGE.make(Query, turn_id=1, text="I'm shopping."))
+
+    clock.now = NOW + timedelta(hours=5)
+    sent = await converse(users, clock, note(JUICE))
+
+    assert [m for m in sent if isinstance(m, Control)] == []
+    assert users.open("alice").tools.prices() == []

@@ -611,11 +611,12 @@ def shopping_turn(
                 f"Shopping mode is on{where}. Ask me if something is on your list, whether"
                 " you can eat it, or what it cost last time."
             )
-        return settings, "Shopping mode is off. " + total_answer(tools, now)
+        said = "Shopping mode is off. " + total_answer(tools, now)
+        tools.end_trip()
+        return settings, said
     if shopping is not None and not settings.shopping and product_in_view(seen) is not None:
         settings = dataclasses.replace(settings, shopping=True)  # the router: a product question
-        trip = tools.trip()
-        if trip is None or now - trip[0] > timedelta(hours=TRIP_HOURS):
+        if not trip_under_way(tools, now):
             tools.start_trip(now)
     if settings.shopping:
         record_prices(seen, tools, now)
@@ -624,6 +625,13 @@ def shopping_turn(
     if shopping is None:
         return settings, None
     return settings, answer_shopping(shopping, seen, tools=tools, memory=memory, user=user, now=now)
+
+
+def trip_under_way(tools: ToolStore, now: datetime) -> bool:
+    """Whether a shopping trip started in the last `TRIP_HOURS` and was not ended: a
+    session opened during it (the glasses reconnected) carries on in shopping mode."""
+    trip = tools.trip()
+    return trip is not None and now - trip[0] <= timedelta(hours=TRIP_HOURS)
 
 
 def answer_shopping(

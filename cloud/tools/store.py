@@ -345,6 +345,11 @@ class ToolStore:
         rows = self._rows("SELECT started, shop FROM trips WHERE user_id = ?", (self.user,))
         return None if not rows else (self._read_time(rows[0][0], "started"), str(rows[0][1]))
 
+    def end_trip(self) -> None:
+        """Shopping mode turned off: no trip is under way (what was taken stays)."""
+        with self._writing() as write:
+            write.execute("DELETE FROM trips WHERE user_id = ?", (self.user,))
+
     def take(self, product: str, price: float | None, now: datetime) -> None:
         with self._writing() as write:
             write.execute(
