@@ -41,6 +41,21 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
+def _canceller_ms(reference: np.ndarray, frames: int = 300) -> float:
+    """Mean ms of one 32 ms frame through the echo canceller (next to Silero's ~0.1-0.3 ms)."""
+    import time
+
+    from edge.audio.echo import EchoCanceller
+
+    canceller = EchoCanceller(512)
+    signal = np.resize(reference.astype(np.int16), frames * 512)
+    echo = (np.roll(signal, 640) * 0.4).astype(np.int16)
+    started = time.perf_counter()
+    for k in range(frames):
+        canceller.process(echo[k * 512 : (k + 1) * 512], signal[k * 512 : (k + 1) * 512])
+    return (time.perf_counter() - started) * 1000.0 / frames
+
+
 def bench_barge_in(
     recordings: Path, *, seeds: int = 2, progress: Callable[[str], None] = lambda _: None
 ) -> dict[str, Any]:
@@ -107,6 +122,7 @@ def bench_barge_in(
             progress(f"backchannels: {resumed}/{backchannels} resumed")
     questions = len(wearers) * len(answers)
     return {
+        "echo_canceller_ms_per_frame": round(_canceller_ms(answers[0][0]), 3),
         "stop_latency_ms_p50": _percentile(latencies, 50),
         "stop_latency_ms_p95": _percentile(latencies, 95),
         "stop_latency_ms_max": round(max(latencies), 1) if latencies else None,
