@@ -72,7 +72,10 @@ def bench_barge_in(
         return whisper.transcribe(samples, 16_000)
 
     answers = [(voice.synthesize(text), voice.sample_rate) for text in ANSWERS]
-    wearers = sorted((recordings / "speech").glob("*.wav"))
+    # Every real voice in the recordings: the LibriVox reader and the CMU speaker (raw PCM).
+    wearers = sorted((recordings / "speech").glob("*.wav")) + sorted(
+        (recordings / "speech").glob("*-16k-s16le.raw")
+    )
     echo_replays = false_stops = false_pauses = 0
     echo_paused_s = 0.0
     for seed in range(seeds):
@@ -89,7 +92,7 @@ def bench_barge_in(
     latencies: list[float] = []
     stopped = 0
     for path in wearers:
-        speech = read_audio(path, None)
+        speech = read_audio(path, "s16le:16000" if path.suffix == ".raw" else None)
         for i, (answer, rate) in enumerate(answers):
             heard = replay_spoken_barge_in(
                 answer, rate, Listener(SileroVad()), wearer=speech, wearer_at_s=2.5,

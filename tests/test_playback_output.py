@@ -154,3 +154,24 @@ async def test_speech_over_a_spoken_answer_pauses_it_and_what_was_said_decides(
     else:
         assert runtime.stats.backchannels == 1
         assert total_played == np.count_nonzero(answer)  # all of it, after the pause
+
+
+class NoDevices:
+    def query_devices(self, device: Any, kind: str) -> dict[str, Any]:
+        raise ValueError("No output device matching None")
+
+
+def test_without_an_output_device_the_speaker_is_off_unless_asked() -> None:
+    from companion.cli import _parser
+
+    assert not has_output_device(NoDevices())
+    assert _parser().parse_args(["edge", "--gateway", "http://x", "--no-speaker"]).speaker is False
+    assert _parser().parse_args(["edge", "--gateway", "http://x", "--speaker"]).speaker is True
+    assert _parser().parse_args(["edge", "--gateway", "http://x"]).speaker is None  # auto
+
+
+def test_bench_barge_in_refuses_no_seeds(capsys: pytest.CaptureFixture[str]) -> None:
+    from companion.cli import main
+
+    assert main(["bench", "barge-in", "--seeds", "0"]) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().err
