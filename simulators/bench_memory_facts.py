@@ -7,6 +7,11 @@ facts about other people) and then asks one question. Every turn goes
 through the real `Conversation`: fact extraction, the user's SQLite store
 with the given embedder, recall, the prompt and the reasoner, so what is
 measured is what a wearer would hear.
+
+`simulators/data/memory_facts_heldout.json` is a second part of the same
+shape, written in one sitting before any of its results were seen and not
+tuned on; the report gives both parts apart (`dev`: the set the rules were
+built on; `held_out`) and together.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from cloud.speech.asr import Transcriber
 from protocol import AnswerDone, Message, Query, Sequencer
 
 FACTS_SET = Path(__file__).resolve().parent / "data" / "memory_facts_set.json"
+HELD_OUT_FACTS_SET = Path(__file__).resolve().parent / "data" / "memory_facts_heldout.json"
 _TURN_TIMEOUT_S = 300.0
 _POLL_S = 0.01
 
@@ -180,12 +186,22 @@ def bench_memory_facts(progress: Callable[[str], None] = lambda _: None) -> dict
     progress("loading the reasoner and the embedder…")
     reasoner = QwenReasoner(progress=progress)
     embedder = MiniLmEmbedder()
-    result = asyncio.run(run_facts_set(reasoner, embedder, progress=progress))
+    parts: dict[str, dict[str, Any]] = {}
+    for part, path in (("dev", FACTS_SET), ("held_out", HELD_OUT_FACTS_SET)):
+        now, cases = load_facts_set(path)
+        parts[part] = asyncio.run(
+            run_facts_set(reasoner, embedder, cases=cases, now=now, progress=progress)
+        )
+    cases_in_all = sum(part["cases"] for part in parts.values())
+    right_in_all = sum(part["right"] for part in parts.values())
     return {
-        "set": FACTS_SET.name,
+        "sets": {"dev": FACTS_SET.name, "held_out": HELD_OUT_FACTS_SET.name},
         "reasoner": "Qwen2.5-Coder-0.5B-Instruct",
         "embedder": embedder.name,
-        **result,
+        "cases": cases_in_all,
+        "right": right_in_all,
+        "percent_right": round(100.0 * right_in_all / cases_in_all, 1),
+        **parts,
     }
 
 
