@@ -60,7 +60,15 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     load.add_argument("--turns", type=int, default=5, help="questions each session asks")
     add_setting_flag(load, "--store", "store")
     add_setting_flag(load, "--bus", "bus", help="a running Redis (default: start one here)")
-    load.add_argument("--kill-worker-at", type=float, metavar="S", help="SIGKILL one worker at S s")
+    load.add_argument(
+        "--kill-worker-at", type=float, metavar="S", help="SIGKILL the busiest worker at S s"
+    )
+    load.add_argument(
+        "--kill-gateway-at",
+        type=float,
+        metavar="S",
+        help="SIGKILL one gateway at S s (its sessions reconnect to another and resend)",
+    )
     load.add_argument(
         "--instant", action="store_true", help="workers answer without models (load-test backends)"
     )
@@ -151,6 +159,8 @@ async def _bench_load(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name} {getattr(args, name)}: give at least 1")
     if args.kill_worker_at is not None and args.workers < 2:
         raise UsageError("--kill-worker-at needs --workers 2 or more (someone must take over)")
+    if args.kill_gateway_at is not None and args.gateways < 2:
+        raise UsageError("--kill-gateway-at needs --gateways 2 or more (sessions move to another)")
     settings = settings_of(args)
     plan = LoadPlan(
         sessions=args.sessions,
@@ -160,6 +170,7 @@ async def _bench_load(args: argparse.Namespace) -> int:
         store=settings.store,
         bus=settings.bus,
         kill_worker_at=args.kill_worker_at,
+        kill_gateway_at=args.kill_gateway_at,
         instant=args.instant,
         config_file=Path(args.config) if args.config else None,
     )

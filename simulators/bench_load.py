@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.errors import EdgeError
 from edge.link.client import GatewayClient
+from edge.link.resuming import ResumingLink
 from protocol import AnswerDone, Error, Hello, SpeechSegment
 from protocol.sequencing import Sequencer
 from simulators.errors import SimulatorError
@@ -39,6 +41,8 @@ TURN_DEADLINE_S = 120.0
 PAUSE_BETWEEN_TURNS_S = 0.3
 # After the last answer, how long to keep listening for a duplicate.
 GRACE_S = 3.0
+# A session whose gateway died looks for another this long.
+RECONNECT_FOR_S = 60.0
 # How long to look for a worker that is mid-answer before killing one anyway.
 KILL_SEARCH_S = 10.0
 
@@ -52,6 +56,7 @@ class LoadPlan:
     store: str = ""
     bus: str = ""
     kill_worker_at: float | None = None
+    kill_gateway_at: float | None = None
     instant: bool = False
     config_file: Path | None = None
 
@@ -67,6 +72,7 @@ class _Process:
 
 @dataclass
 class _SessionResult:
+    reconnects: int = 0
     sent: int = 0
     answered: int = 0
     errors: int = 0
@@ -136,10 +142,47 @@ def _question_pcm() -> bytes:
         return bytes(clip.readframes(clip.getnframes()))
 
 
+class _Balancer:
+    """What a load balancer in front of the gateways does for one session: its own gateway
+    first; after a drop, the next gateway that is not known to be down."""
+
+    def __init__(self, urls: list[str], first: int, token: str, down: set[str]) -> None:
+        self._urls, self._next, self._token, self._down = urls, first, token, down
+        self.gateways = len(urls)
+
+    def __call__(self, asked: str) -> GatewayClient:
+        url = asked
+        for _ in range(len(self._urls)):
+            url = self._urls[self._next % len(self._urls)]
+            self._next += 1
+            if url not in self._down:
+                break
+        return GatewayClient(url, token=self._token, connect_timeout_s=60)
+
+
+@asynccontextmanager
+async def _opened_session(balancer: _Balancer) -> AsyncIterator[ResumingLink]:
+    """The session's link: a gateway that dies while the session is still being set up
+    sends it to the next, as a load balancer would."""
+    for attempt in range(balancer.gateways + 1):
+        link = ResumingLink("", connect=balancer, reconnect_for_s=RECONNECT_FOR_S)
+        try:
+            await link.__aenter__()
+        except (EdgeError, OSError):
+            if attempt == balancer.gateways:
+                raise
+            continue
+        try:
+            yield link
+        finally:
+            await link.__aexit__(None, None, None)
+        return
+
+
 async def _session(
-    url: str, token: str, user: str, turns: int, pcm: bytes, result: _SessionResult
+    balancer: _Balancer, turns: int, user: str, pcm: bytes, result: _SessionResult
 ) -> None:
-    async with GatewayClient(url, token=token, connect_timeout_s=60) as link:
+    async with _opened_session(balancer) as link:
         out = Sequencer(link.session_id)
         await link.send(out.make(Hello, user=user, device="load", mode="fast"))
         answered: dict[int, asyncio.Event] = {}
@@ -185,6 +228,7 @@ async def _session(
                 await asyncio.sleep(PAUSE_BETWEEN_TURNS_S)
             await asyncio.sleep(GRACE_S)
         finally:
+            result.reconnects = link.reconnects
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
@@ -280,17 +324,36 @@ async def bench_load(
                 killed_holding.append(holding)
                 progress(f"killed worker {victim_id} holding {holding} unanswered turn(s)")
 
+            down: set[str] = set()
+
+            async def kill_gateway() -> None:
+                assert plan.kill_gateway_at is not None
+                await asyncio.sleep(plan.kill_gateway_at)
+                victim = gateways[0]
+                victim.hwm_kib = _status_kib(victim.process.pid, "VmHWM")
+                victim.process.kill()
+                down.add(urls[0])  # the balancer's health check notices
+                progress(f"killed gateway {urls[0]} at {plan.kill_gateway_at} s")
+
             started = time.monotonic()
-            killer = asyncio.create_task(kill_one()) if plan.kill_worker_at is not None else None
+            killers = [
+                asyncio.create_task(kill())
+                for kill, at in (
+                    (kill_one, plan.kill_worker_at),
+                    (kill_gateway, plan.kill_gateway_at),
+                )
+                if at is not None
+            ]
+            balancers = [_Balancer(urls, i, tokens[i], down) for i in range(plan.sessions)]
             outcomes = await asyncio.gather(
                 *(
-                    _session(urls[i % len(urls)], tokens[i], users[i], plan.turns, pcm, results[i])
+                    _session(balancers[i], plan.turns, users[i], pcm, results[i])
                     for i in range(plan.sessions)
                 ),
                 return_exceptions=True,
             )
             wall_s = time.monotonic() - started
-            if killer is not None:
+            for killer in killers:
                 killer.cancel()
             for p in processes:
                 if p.process.returncode is None:
@@ -319,6 +382,8 @@ async def bench_load(
         "backends": "instant" if plan.instant else "real models",
         "worker_killed_at_s": plan.kill_worker_at,
         "turns_held_by_killed_worker": sum(killed_holding),
+        "gateway_killed_at_s": plan.kill_gateway_at,
+        "sessions_reconnected": sum(1 for r in results if r.reconnects),
         "turns_sent": sent,
         "turns_answered": answered,
         "turns_refused_with_error": errors,

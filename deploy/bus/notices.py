@@ -64,7 +64,7 @@ class LiveSessions:
             gateway_id = _text(raw)
             if not await self._redis.exists(keys.gateway_alive(gateway_id)):
                 await self._redis.srem(keys.GATEWAYS, gateway_id)  # it died: forget it
-                await self._redis.delete(keys.live_sessions(gateway_id))
+                await self._redis.delete(keys.live_sessions(gateway_id), keys.replies(gateway_id))
                 continue
             sessions = await self._redis.hgetall(keys.live_sessions(gateway_id))
             for session_id, user in sessions.items():
