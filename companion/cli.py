@@ -359,10 +359,14 @@ async def _serve(args: argparse.Namespace) -> int:
     config = _cloud_config(args)
     progress = progress_printer()
     models = await asyncio.to_thread(load_cloud_models, config, progress)
+    from cloud.errors import ModelError
     from simulators.stack_replay import with_voice
 
     progress("loading the voice (Piper en_US-joe-medium)…")
-    models = await asyncio.to_thread(with_voice, models)  # the phone app plays spoken answers
+    try:  # the phone app plays spoken answers
+        models = await asyncio.to_thread(with_voice, models)
+    except ModelError as exc:  # a missing voice costs the sound, not the service
+        progress(f"answers will be text only: {exc}")
     await warm_up(models, progress)
     app = cli_app.app_options(models, settings.data_dir)
     async with local_stack(
