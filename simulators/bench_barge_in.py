@@ -103,6 +103,7 @@ def bench_barge_in(
             stopped += heard.stopped
         progress(f"{path.name}: stop latencies so far {latencies}")
     resumed = backchannels = understood = blips = 0
+    not_resumed: list[str] = []
     if shutil.which("espeak-ng"):
         with tempfile.TemporaryDirectory() as folder:
             for word in BACKCHANNEL_WORDS:
@@ -118,6 +119,8 @@ def bench_barge_in(
                     )  # fmt: skip
                     backchannels += 1
                     resumed += heard.resumed and not heard.stopped
+                    if not (heard.resumed and not heard.stopped):
+                        not_resumed.append(f"{word} heard as {heard.transcript!r}")
                     if heard.transcript is None:
                         blips += 1  # too short to confirm as speech: resumed untranscribed
                     else:
@@ -139,6 +142,7 @@ def bench_barge_in(
         "backchannel_resume_rate": round(resumed / backchannels, 3) if backchannels else None,
         "backchannel_transcribed_as_backchannel": understood,
         "backchannel_too_short_to_transcribe": blips,
+        "backchannel_not_resumed": not_resumed,
         "echo_gains": list(ECHO_GAINS),
         "recordings": [p.name for p in wearers],
     }
