@@ -330,7 +330,8 @@ class Conversation:
 
     def _prefill(self, turn: Turn) -> None:
         """Start reading the turn's prompt up to its question, so that once the question
-        is transcribed only it and the answer remain for the reasoner. The camera prompt
+        is transcribed only it and the answer remain for the reasoner (a typed question,
+        or one already transcribed, leaves nothing to overlap: no prefill). The camera prompt
         is the one prefilled: with memories recalled for the question the prompt opens
         differently, and the cache simply does not match (nothing changes but the time)."""
         source = turn.segment or turn.query
@@ -339,8 +340,8 @@ class Conversation:
             return
         if turn.interrupted.is_set():
             return
-        if source is not None and any(stage.name == "prompt_ready" for stage in turn.stages):
-            return  # too late: the answer has started
+        if turn.query is not None or any(stage.name == "transcript" for stage in turn.stages):
+            return  # the question is known already: the answer reads the prompt at once
         mode = self._resolve(self.settings.mode_for(source.mode if source else "auto"))
         reasoner = self._models.reasoner_for(mode)
         if not isinstance(reasoner, Prefills):

@@ -15,12 +15,22 @@ import pytest
 from cloud.conversation import Conversation, Models
 from cloud.prompting.prompt import QUESTION_SLOT, build_messages, opening_messages
 from cloud.reasoning.reasoner import ChatMessage, Prefills, QwenReasoner
-from protocol import Interrupt, Label, Message, Observation, OcrLine, Query, Sequencer
+from protocol import (
+    Interrupt,
+    Label,
+    Message,
+    Observation,
+    OcrLine,
+    Query,
+    Sequencer,
+    SpeechSegment,
+)
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 EDGE = Sequencer("s")
 SIGN = (OcrLine(text="PLATFORM 9", score=0.97), OcrLine(text="Trains to Brighton", score=0.95))
 LABELS = (Label(name="street_sign", score=0.6),)
+SPEECH = b"\x00\x10" * 16_000  # a second of loud (fake-transcribed) speech
 
 
 class PrefillingReasoner(FakeReasoner):
@@ -49,7 +59,8 @@ async def _answered(reasoner: FakeReasoner, *messages: Message) -> Conversation:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    conversation = Conversation("s", Models(FakeTranscriber(), reasoner), send)
+    models = Models(FakeTranscriber("which platform is it"), reasoner)
+    conversation = Conversation("s", models, send)
     task = asyncio.create_task(conversation.run())
     for message in messages:
         conversation.receive(message)
@@ -68,7 +79,8 @@ def test_the_fake_takes_prefills_and_the_plain_fake_does_not() -> None:
 
 
 async def test_a_prefilled_turn_streams_the_same_prompt_as_a_cold_one() -> None:
-    question = EDGE.make(Query, turn_id=1, text="which platform is it", visual=True)
+    # The Observation arrives while the speech is still being transcribed.
+    question = EDGE.make(SpeechSegment, turn_id=1, pcm=SPEECH, visual=True)
     seen = EDGE.make(Observation, turn_id=1, captured_at=0.0, ocr=SIGN, labels=LABELS)
     cold, warm = FakeReasoner(), PrefillingReasoner()
     await _answered(cold, question, seen)
@@ -81,6 +93,15 @@ async def test_a_prefilled_turn_streams_the_same_prompt_as_a_cold_one() -> None:
     assert list(opening[:-1]) == list(prompt[:-1])
     before_slot = opening[-1].content[: opening[-1].content.index(QUESTION_SLOT)]
     assert prompt[-1].content == before_slot + "which platform is it"
+
+
+async def test_a_typed_question_is_not_prefilled() -> None:
+    # Its question is known as its Observation arrives: the answer reads the prompt at once.
+    reasoner = PrefillingReasoner()
+    question = EDGE.make(Query, turn_id=1, text="which platform is it", visual=True)
+    seen = EDGE.make(Observation, turn_id=1, captured_at=0.0, ocr=SIGN, labels=LABELS)
+    await _answered(reasoner, question, seen)
+    assert reasoner.prefilled == [] and len(reasoner.prompts) == 1
 
 
 async def test_an_interrupted_turn_cancels_its_prefill() -> None:
