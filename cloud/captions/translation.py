@@ -27,8 +27,8 @@ def translation_messages(text: str, language: str) -> list[ChatMessage]:
     return [
         ChatMessage(
             "system",
-            f"You translate English into {name}. Reply with the {name} translation of the "
-            "user's text and nothing else: no quotes, no notes, no English.",
+            f"You are a translator. Translate every English text the user sends into {name}. "
+            f"Answer with the {name} text only.",
         ),
         ChatMessage("user", text),
     ]
