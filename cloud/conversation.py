@@ -48,7 +48,7 @@ from cloud.reasoning.reasoner import ChatMessage, Prefills, Reasoner
 from cloud.session_settings import SessionSettings, apply_setting
 from cloud.speech.asr import Transcriber
 from cloud.speech.speech_decoding import speech_samples
-from cloud.speech.spoken_answer import SpokenAnswer, Voice, speaking_after
+from cloud.speech.spoken_answer import SpokenAnswer, Voice, answer_codec_after, speaking_after
 from cloud.tools import parse_intent, perform
 from cloud.tools.schema import TOOL_SPECS, intent_from_call
 from cloud.tools.shopping import note_prices, shopping_turn, trip_under_way
@@ -72,7 +72,7 @@ from protocol import (
     Transcript,
 )
 from protocol.limits import MAX_QUEUED_TURNS
-from protocol.messages import Caption, CaptionAudio
+from protocol.messages import AnswerAudioCodec, Caption, CaptionAudio
 from protocol.privacy import may_leave
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,8 @@ class Conversation:
         self.settings = SessionSettings()
         # Answers are spoken where the cloud has a voice, until a Control "speak" "off".
         self.speaking = True
+        # How the device wants spoken answers carried (its Hello's answer_codec).
+        self.answer_codec: AnswerAudioCodec = "pcm"
         self.answered = 0
         # Turns fully handled (answered and remembered, refused, or failed): what a
         # caller waits on to know the memory writes after an AnswerDone are done too.
@@ -228,6 +230,7 @@ class Conversation:
         """File a message under its turn; a complete turn is queued for an answer."""
         now = self._clock()
         self.speaking = speaking_after(self.speaking, message)
+        self.answer_codec = answer_codec_after(self.answer_codec, message)
         if isinstance(message, Hello | Control):
             self.settings = apply_setting(self.settings, message)
             self._listen_as_set()
@@ -737,10 +740,12 @@ class Conversation:
                     pcm=pcm,
                     sample_rate=sample_rate,
                     last=last,
+                    codec=spoken.codec,
                 )
             )
 
-        return SpokenAnswer(voice, emit)
+        spoken = SpokenAnswer(voice, emit, codec=self.answer_codec)
+        return spoken
 
     async def _finish_speaking(self, turn: Turn, spoken: SpokenAnswer) -> None:
         """Speak the rest before AnswerDone, so the device knows the whole answer has

@@ -32,6 +32,7 @@ from protocol import (
     AnswerDelta,
     AnswerDone,
     Control,
+    Hello,
     Interrupt,
     Message,
     ProtocolError,
@@ -257,6 +258,32 @@ async def test_a_session_that_turned_speaking_off_gets_text_only() -> None:
     assert not any(isinstance(m, AnswerAudio) for m in sent)
     assert any(isinstance(m, AnswerDelta) for m in sent)
     assert speaker.spoken == []
+
+
+async def test_glasses_that_ask_for_opus_get_each_spoken_part_as_opus() -> None:
+    """A Hello with answer_codec "opus" (BLE glasses with a speaker): every AnswerAudio is
+    labelled and packed as Opus, decodes back to about as much audio as was spoken, and
+    is smaller than the PCM it carries."""
+    from edge.audio.answer_codec import decode_answer_audio
+
+    reasoner = ScriptedReasoner(["The sign says no parking here.", " Drive on."], [])
+    reasoner.go.set()
+    speaker = ToneSpeaker()
+    conversation, sent = _spoken_conversation(reasoner, speaker)
+    await _answer(
+        conversation,
+        EDGE.make(Hello, user="u", device="glasses", answer_codec="opus"),
+        EDGE.make(Query, turn_id=1, text="what does the sign say"),
+    )
+    audio = [m for m in sent if isinstance(m, AnswerAudio)]
+    assert audio and {a.codec for a in audio} == {"opus"}
+    for message in audio:
+        decode(encode(message))  # every part passes the receiver's checks
+    decoded = [decode_answer_audio(a) for a in audio]
+    spoken_samples = 100 * sum(map(len, speaker.spoken))
+    heard_s = sum(len(samples) / rate for samples, rate in decoded)
+    assert abs(heard_s - spoken_samples / 16_000) < 0.1
+    assert sum(len(a.pcm) for a in audio) < 2 * spoken_samples
 
 
 async def test_a_voice_that_fails_costs_only_the_audio() -> None:
