@@ -73,6 +73,13 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     glasses.add_argument(
         "--speed", choices=("realtime", "max"), default="realtime", help="virtual audio pace"
     )
+    glasses.add_argument(
+        "--speaker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="speak answers on the glasses' speaker as Opus (default: on for omi:, "
+        "off for virtual:, whose pair then stays connected until it heard the answer)",
+    )
     add_edge_flags(glasses)
     glasses.add_argument("--json", action="store_true", help="print JSON lines")
     glasses.set_defaults(run=_glasses)
@@ -195,6 +202,7 @@ async def _glasses(args: argparse.Namespace) -> int:
         virtual=virtual,
         photo_interval_s=args.photo_interval,
         on_event=on_event,
+        speaker=spec.kind == "omi" if args.speaker is None else args.speaker,
     )
     printer.summary(summary)
     if summary.errors:

@@ -11,6 +11,8 @@ and their status (link, battery, worn, taps) as `DeviceStatus` messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -24,16 +26,24 @@ from cloud.conversation import Models
 from deploy.local_stack import local_stack
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
-from edge.session import EdgeSession, OnEvent, SessionSummary
+from edge.session import EdgeSession, OnEvent, SessionSummary, TurnRecord
+from firmware_bridge.answer_audio_out import AnswerAudioOut
 from firmware_bridge.bleak_link import BleakLink
 from firmware_bridge.codecs import CODECS
 from firmware_bridge.device import GlassesDevice
+from firmware_bridge.errors import BridgeError
 from firmware_bridge.loopback import LinkConditions, LoopbackLink
 from firmware_bridge.omi_protocol import CodecId
+from protocol import AnswerAudio, AnswerDone, Message
+from protocol.limits import MAX_QUEUED_ANSWER_PARTS
 from simulators.media import open_video, read_audio
 from simulators.replay import with_tail_silence
 from simulators.virtual_glasses import VirtualGlasses
 
+log = logging.getLogger(__name__)
+
+SPEAKER_DRAIN_S = 30.0
+"""At the end of a session, how long the last answer may go on playing."""
 VIRTUAL_PHOTO_EVERY_S = 5.0
 """A video served by the virtual glasses: one photo per this much of it, taken in turn."""
 VIRTUAL_MAX_PHOTOS = 24
@@ -93,6 +103,9 @@ class VirtualOptions:
     mtu: int = 247
     realtime: bool = True
     jpeg_quality: int = 60
+    # With a speaker on, the pair stays connected until the answer was spoken to it and
+    # then this long quiet, so it hears the answer before it hangs up.
+    hear_answer_s: float = 3.0
 
 
 def virtual_photos(video: Path | None) -> list[npt.NDArray[np.uint8]]:
@@ -117,6 +130,8 @@ async def open_glasses(
     virtual: VirtualOptions | None = None,
     photo_interval_s: int | None = None,
     photo_retries: int = 3,
+    on_virtual: Callable[[VirtualGlasses], None] | None = None,
+    speaker: bool = False,
 ) -> AsyncIterator[GlassesDevice]:
     """The glasses `spec` names, ready to stream; virtual ones are served until exit.
 
@@ -147,7 +162,10 @@ async def open_glasses(
         pace_audio=virtual.realtime,
         jpeg_quality=virtual.jpeg_quality,
         disconnect_when_done=True,
+        hear_answer_s=virtual.hear_answer_s if speaker else None,
     )
+    if on_virtual is not None:
+        on_virtual(glasses)
     async with glasses:
         yield GlassesDevice(
             link,
@@ -171,11 +189,15 @@ async def run_glasses(
     photo_retries: int = 3,
     on_event: OnEvent | None = None,
     on_device: Callable[[GlassesDevice], None] | None = None,
+    on_virtual: Callable[[VirtualGlasses], None] | None = None,
+    speaker: bool = False,
 ) -> SessionSummary:
     """Glasses → edge → WebRTC → gateway → cloud, until the glasses' stream ends.
 
     With `gateway_url` the edge talks to a running `companion serve`;
     otherwise the cloud and gateway start here, on loopback, with `models`.
+    With `speaker` the session asks for spoken answers as Opus and writes them to the
+    glasses' speaker (glasses without one lose only the sound: see GlassesSpeaker).
     """
     async with AsyncExitStack() as stack:
         if gateway_url is None:
@@ -188,13 +210,76 @@ async def run_glasses(
                 virtual=virtual,
                 photo_interval_s=photo_interval_s,
                 photo_retries=photo_retries,
+                on_virtual=on_virtual,
+                speaker=speaker,
             )
         )
         if on_device is not None:
             on_device(device)
-        session = EdgeSession(
-            edge_models.listener(edge_config),
-            edge_models.analyser,
-            replace(edge_config, gateway_url=gateway_url, device=spec.name),
-        )
+        config = replace(edge_config, gateway_url=gateway_url, device=spec.name)
+        if speaker:
+            config = replace(config, answer_codec="opus")
+            out = await stack.enter_async_context(GlassesSpeaker(AnswerAudioOut(device.link)))
+            on_event = out.listening(on_event)
+        session = EdgeSession(edge_models.listener(config), edge_models.analyser, config)
         return await session.run(device.media(), on_event=on_event, reporters=[device.report])
+
+
+class GlassesSpeaker:
+    """Plays each answer's parts on the glasses' speaker in arrival order, off the
+    receiving path (a slow radio write never holds up the next message).
+
+    A part that cannot be written (glasses without a speaker characteristic, a dropped
+    link) is logged once and the speaker switched off: the text answer still arrives.
+    A stopped (interrupted) answer's remaining parts are not played.
+    """
+
+    def __init__(self, out: AnswerAudioOut) -> None:
+        self.out = out
+        self.failed: str | None = None
+        self._queue: asyncio.Queue[AnswerAudio] = asyncio.Queue(maxsize=MAX_QUEUED_ANSWER_PARTS)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> GlassesSpeaker:
+        self._task = asyncio.create_task(self._play(), name="glasses-speaker")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Let what is queued finish (bounded), then stop."""
+        assert self._task is not None
+        try:
+            async with asyncio.timeout(SPEAKER_DRAIN_S):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("glasses speaker: %d parts left unplayed", self._queue.qsize())
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def listening(self, on_event: OnEvent | None) -> OnEvent:
+        """`on_event` that also hands spoken parts to the speaker."""
+
+        def notify(kind: str, message: Message, turn: TurnRecord | None) -> None:
+            if isinstance(message, AnswerAudio) and self.failed is None:
+                try:
+                    self._queue.put_nowait(message)
+                except asyncio.QueueFull:
+                    log.warning("glasses speaker: queue full, part %d dropped", message.part)
+            elif isinstance(message, AnswerDone) and message.interrupted:
+                self.out.stop(message.turn_id)
+            if on_event is not None:
+                on_event(kind, message, turn)
+
+        return notify
+
+    async def _play(self) -> None:
+        while True:
+            part = await self._queue.get()
+            try:
+                if self.failed is None:
+                    await self.out.play(part)
+            except (BridgeError, OSError, ValueError, KeyError) as exc:
+                self.failed = str(exc)
+                log.warning("glasses speaker off: %s (answers stay text)", exc)
+            finally:
+                self._queue.task_done()

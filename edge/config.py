@@ -8,6 +8,7 @@ from typing import Literal
 from edge.audio.activation import ACTIVATION, BARGE_IN, FOLLOW_UP_S
 from edge.audio.endpointing import END_SILENCE_MS, MIN_SPEECH_MS, PRE_ROLL_MS
 from protocol import AnswerMode, PrivacyMode
+from protocol.messages import AnswerAudioCodec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,4 +44,7 @@ class EdgeConfig:
     live_bytes_per_minute: int = 4_000
     # Speech upstream (edge/audio/speech_encoding.py): "opus" at this bitrate, or raw "pcm".
     speech_codec: str = "opus"
+    # How spoken answers should come back (the Hello's answer_codec): "opus" for glasses
+    # that play them over BLE, where raw PCM does not fit the radio.
+    answer_codec: AnswerAudioCodec = "pcm"
     speech_bitrate: int = 32_000

@@ -173,6 +173,7 @@ class EdgeSession:
                     device=self.config.device,
                     privacy=self.config.privacy,
                     mode=self.config.mode,
+                    answer_codec=self.config.answer_codec,
                 )
             )
             async with asyncio.TaskGroup() as tasks:

@@ -26,6 +26,8 @@ MAX_SAMPLE_RATE = 48_000
 MAX_SEGMENT_PARTS = 32
 # All parts of one utterance together: 30 s of 48 kHz s16le.
 MAX_SEGMENT_BYTES = int(MAX_SEGMENT_SECONDS * MAX_SAMPLE_RATE * 2)
+# Spoken answer parts waiting for a pair of glasses' radio: a few whole answers.
+MAX_QUEUED_ANSWER_PARTS = 4 * MAX_SEGMENT_PARTS
 # Turns heard but not yet answered, per session (a turn waits for its question to end).
 MAX_OPEN_TURNS = 8
 # Complete turns waiting for the model, per session.

@@ -38,6 +38,7 @@ from firmware_bridge.omi_protocol import (
     PHOTO_DATA_UUID,
     PHOTO_SINGLE_SHOT,
     PHOTO_STOP,
+    SPEAKER_DATA_UUID,
     ButtonEvent,
     CodecId,
     CounterMode,
@@ -60,6 +61,12 @@ class VirtualGlassesStats:
     photo_notifications: int = 0
     battery_notifications: int = 0
     button_taps: int = 0
+
+
+MAX_SPEAKER_WRITES = 20_000
+"""What the virtual speaker keeps (about ten minutes of 20 ms Opus packets at MTU 247)."""
+SPEAKER_WAIT_S = 120.0
+"""How long virtual glasses with `hear_answer_s` wait for an answer before hanging up."""
 
 
 class VirtualGlasses:
@@ -89,6 +96,7 @@ class VirtualGlasses:
         battery_drain_per_hour: float = 10.0,
         jpeg_quality: int = 80,
         disconnect_when_done: bool = False,
+        hear_answer_s: float | None = None,
     ) -> None:
         if audio is not None and (audio.ndim != 1 or audio.dtype != np.int16):
             raise ValueError(f"audio must be 1-D int16 at 16 kHz, not {audio.dtype} {audio.shape}")
@@ -104,6 +112,10 @@ class VirtualGlasses:
         self.battery_drain_per_hour = battery_drain_per_hour
         self.jpeg_quality = jpeg_quality
         self.disconnect_when_done = disconnect_when_done
+        # With a speaker: before hanging up, wait for the answer to be spoken to it and
+        # then this long without a write (at most SPEAKER_WAIT_S in all).
+        self.hear_answer_s = hear_answer_s
+        self._speaker_written = asyncio.Event()
         self.stats = VirtualGlassesStats()
         self.worn = True
         self.audio_sent = asyncio.Event()
@@ -121,6 +133,8 @@ class VirtualGlasses:
         self._photos_idle.set()
         self._jpegs: dict[int, bytes] = {}
         self._task: asyncio.Task[None] | None = None
+        # What was written to the speaker characteristic (spoken answers), as written.
+        self.speaker_writes: list[bytes] = []
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -143,6 +157,7 @@ class VirtualGlasses:
                 PHOTO_CONTROL_UUID: b"\x00",
                 BATTERY_LEVEL_UUID: bytes([self._battery_level()]),
                 BUTTON_UUID: b"",
+                SPEAKER_DATA_UUID: b"",
             },
             on_write=self._on_write,
         )
@@ -228,6 +243,8 @@ class VirtualGlasses:
 
     async def _hang_up_when_idle(self) -> None:
         await self._until(self._photos_idle.wait())
+        if self.hear_answer_s is not None:
+            await self._until(self._answer_heard(self.hear_answer_s))
         conditions = self.link.conditions
         await asyncio.sleep(conditions.latency_s + conditions.max_reorder_hold_s + 0.01)
         await self.drop_link()
@@ -242,7 +259,25 @@ class VirtualGlasses:
             waiting.cancel()
             gone.cancel()
 
+    async def _answer_heard(self, quiet_s: float) -> None:
+        """Until an answer was spoken to the speaker and it went quiet (bounded)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SPEAKER_WAIT_S):
+                await self._speaker_written.wait()
+                while True:
+                    self._speaker_written.clear()
+                    try:
+                        async with asyncio.timeout(quiet_s):
+                            await self._speaker_written.wait()
+                    except TimeoutError:
+                        return
+
     def _on_write(self, uuid: str, value: bytes) -> None:
+        if uuid == SPEAKER_DATA_UUID:
+            if len(self.speaker_writes) < MAX_SPEAKER_WRITES:
+                self.speaker_writes.append(value)
+            self._speaker_written.set()
+            return
         if uuid != PHOTO_CONTROL_UUID:
             return
         command = parse_photo_control(value)

@@ -3,7 +3,8 @@
 The wearer looks at a station sign and asks about it; the glasses' camera
 and microphone reach the real models (Whisper, Qwen, the edge's OCR) only
 through the Omi / OpenGlass protocol bytes, once over a clean link and once
-over one that loses, duplicates and reorders notifications.
+over one that loses, duplicates and reorders notifications. The answer comes
+back spoken (Piper, as Opus) to the glasses' speaker, where Whisper reads it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from pathlib import Path
 import pytest
 
 from cloud.conversation import Models
+from cloud.speech.asr import WhisperTranscriber
+from cloud.speech.speaker import PiperSpeaker
+from cloud.speech.spoken_answer import Voice
 from companion.glasses import DeviceSpec, VirtualOptions, run_glasses
 from deploy.local_stack import Stack, local_stack
+from edge.audio.answer_codec import decode_opus
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord
 from firmware_bridge.loopback import LinkConditions
 from firmware_bridge.omi_protocol import CodecId
 from protocol import DeviceStatus, Message
+from simulators.virtual_glasses import VirtualGlasses
+from simulators.wer import word_error_rate
+from tests.test_bridge_answer_audio import _reassembled
 from tests.test_end_to_end import make_sign_photo
 
 pytestmark = pytest.mark.models
@@ -44,7 +52,8 @@ def edge_models() -> EdgeModels:
 
 @pytest.fixture(scope="module")
 async def stack(whisper, qwen) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
-    async with local_stack(Models(transcriber=whisper, reasoner=qwen)) as running:
+    voice = Voice(PiperSpeaker())
+    async with local_stack(Models(transcriber=whisper, reasoner=qwen, voice=voice)) as running:
         yield running
 
 
@@ -60,10 +69,12 @@ async def test_virtual_glasses_answer_a_spoken_question_about_a_photographed_sig
     tmp_path: Path,
     codec: CodecId,
     conditions: LinkConditions,
+    whisper: WhisperTranscriber,
 ) -> None:
     sign = tmp_path / "sign.jpg"
     make_sign_photo(sign, recordings / "images" / "astronaut.png")
     statuses: list[DeviceStatus] = []
+    glasses: list[VirtualGlasses] = []
 
     def on_event(kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, DeviceStatus):
@@ -77,6 +88,8 @@ async def test_virtual_glasses_answer_a_spoken_question_about_a_photographed_sig
         virtual=VirtualOptions(codec=codec, conditions=conditions, realtime=True),
         photo_retries=20,  # OpenGlass never resends a chunk: a lossy link costs whole photos
         on_event=on_event,
+        on_virtual=glasses.append,
+        speaker=True,
     )
 
     assert not summary.errors, summary.errors
@@ -98,3 +111,11 @@ async def test_virtual_glasses_answer_a_spoken_question_about_a_photographed_sig
     assert statuses[-1].photos >= 1
     if conditions.loss_probability:
         assert statuses[-1].lost_audio_packets > 0
+
+    # The answer was spoken back to the glasses' speaker as Opus, and is the answer.
+    packets = _reassembled(glasses[0].speaker_writes)
+    assert packets, "nothing reached the glasses' speaker"
+    heard = whisper.transcribe(decode_opus(packets, 16_000), 16_000)
+    errors, words = word_error_rate(answered[0].answer, heard)
+    # At most 15 % of the words, and one word of a short answer ("Brighton" → "brighten").
+    assert errors <= max(1, 0.15 * words), (answered[0].answer, heard)
