@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ from protocol.privacy import may_leave
 
 log = logging.getLogger(__name__)
 
+# The fewest cores on which the prompt prefill runs beside speech recognition (Models.prefill).
+PREFILL_MIN_CORES = 4
+
 Send = Callable[[Message], Awaitable[None]]
 APOLOGY = "Sorry, I couldn't answer that just now. Please try again."
 # The languages live captions listen for (detected among these, translated into English).
@@ -99,9 +103,10 @@ class Models:
     # Blocking model calls (speech recognition) run here, on the cloud's own bounded pool;
     # a timed-out call keeps the lock until its thread is done (cloud/model_work.py).
     workers: ModelWorkers = field(default_factory=ModelWorkers)
-    # Read each turn's prompt opening while its question is heard (where the reasoner can);
-    # `companion bench e2e` turns it off for some runs to show what it saves.
-    prefill: bool = True
+    # Read each turn's prompt opening while its question is transcribed (where the reasoner
+    # can). It needs cores of its own: on 2 cores it only slowed speech recognition down
+    # (`companion bench e2e` measures it on and off), so it is on from 4 cores up.
+    prefill: bool = field(default_factory=lambda: len(os.sched_getaffinity(0)) >= PREFILL_MIN_CORES)
 
     def reasoner_for(self, mode: str) -> Reasoner:
         if mode == "reasoning" and self.reasoning_reasoner is not None:

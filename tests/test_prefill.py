@@ -59,7 +59,7 @@ async def _answered(reasoner: FakeReasoner, *messages: Message) -> Conversation:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    models = Models(FakeTranscriber("which platform is it"), reasoner)
+    models = Models(FakeTranscriber("which platform is it"), reasoner, prefill=True)
     conversation = Conversation("s", models, send)
     task = asyncio.create_task(conversation.run())
     for message in messages:
@@ -111,7 +111,7 @@ async def test_an_interrupted_turn_cancels_its_prefill() -> None:
     async def send(message: Message) -> None:
         pass
 
-    conversation = Conversation("s", Models(FakeTranscriber(), reasoner), send)
+    conversation = Conversation("s", Models(FakeTranscriber(), reasoner, prefill=True), send)
     conversation.receive(EDGE.make(Observation, turn_id=4, captured_at=0.0, ocr=SIGN))
     await asyncio.sleep(0.01)
     assert len(reasoner.prefilled) == 1 and reasoner.cancelled == 0
@@ -127,7 +127,7 @@ async def test_a_session_ending_cancels_prefills_of_turns_never_answered() -> No
     async def send(message: Message) -> None:
         pass
 
-    conversation = Conversation("s", Models(FakeTranscriber(), reasoner), send)
+    conversation = Conversation("s", Models(FakeTranscriber(), reasoner, prefill=True), send)
     task = asyncio.create_task(conversation.run())
     conversation.receive(EDGE.make(Observation, turn_id=2, captured_at=0.0, ocr=SIGN))
     await asyncio.sleep(0.01)

@@ -190,7 +190,9 @@ class QwenReasoner:
         import torch
         from transformers import DynamicCache
 
-        torch.set_num_threads(self._threads)
+        # Half the cores: a prefill runs while speech recognition has the others, and two
+        # thread pools each wanting every core slow both down more than either saves.
+        torch.set_num_threads(max(1, self._threads // 2))
         past = self._caches.take(tokens)
         held = 0 if past is None else int(past.get_seq_length())
         if past is None:
