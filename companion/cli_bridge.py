@@ -179,11 +179,21 @@ async def _glasses(args: argparse.Namespace) -> int:
         conditions=LinkConditions(loss_probability=args.loss, seed=1),
         realtime=args.speed == "realtime",
     )
+    speaker: bool = spec.kind == "omi" if args.speaker is None else args.speaker
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
         cloud_config = settings_of(args).cloud_config()
         models = await asyncio.to_thread(load_cloud_models, cloud_config, progress)
+        if speaker:
+            from cloud.errors import ModelError
+            from simulators.stack_replay import with_voice
+
+            progress("loading the voice (Piper en_US-joe-medium)…")
+            try:
+                models = await asyncio.to_thread(with_voice, models)
+            except ModelError as exc:  # a missing voice costs the sound, not the answers
+                progress(f"answers will be text only: {exc}")
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
 
@@ -202,7 +212,7 @@ async def _glasses(args: argparse.Namespace) -> int:
         virtual=virtual,
         photo_interval_s=args.photo_interval,
         on_event=on_event,
-        speaker=spec.kind == "omi" if args.speaker is None else args.speaker,
+        speaker=speaker,
     )
     printer.summary(summary)
     if summary.errors:
