@@ -217,6 +217,8 @@ class AppSession(CloudBoundSession):
         for effect in applied.effects:
             if isinstance(effect, TellCloud):
                 told = self._up.make(Control, action=effect.action, value=effect.value)
+                if told.action == "shopping":  # the phone's camera sends shelf notes too
+                    self.runtime.control(told)
                 self._start(self._to_cloud(told))
             elif isinstance(effect, EnforceRetention):
                 self._start(self._apply_retention(effect.max_age_s))
@@ -286,6 +288,8 @@ class AppSession(CloudBoundSession):
                 self.runtime.received(message)
                 if isinstance(message, Control) and message.action in LISTENING_SWITCHES:
                     self._heard_switch(message)  # said aloud: "captions on", "stop taking notes"
+                if isinstance(message, Control) and message.action == "shopping":
+                    self.runtime.control(message)  # "I'm shopping": shelf notes from the phone
                 self._history.received(message)
                 if isinstance(message, AnswerAudio):
                     # Heard on the app's audio track; its PCM would only crowd the channel.
