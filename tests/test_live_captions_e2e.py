@@ -193,3 +193,71 @@ async def test_glasses_get_captions_on_their_data_channel(
         errors, words = word_error_rate(_reference(recordings), final.text)
         assert errors / words <= 0.25, final.text
         assert decode(encode(final)) == final
+
+
+def _spoken_then_read(recordings: Path, tmp_path: Path, command: str) -> Path:
+    """espeak-ng says `command`; six quiet seconds later the real LibriVox reading follows."""
+    import subprocess
+    import wave
+
+    said = tmp_path / "command.wav"
+    subprocess.run(["espeak-ng", "-s", "130", "-w", str(tmp_path / "raw.wav"), command], check=True)
+    subprocess.run(
+        ["sox", str(tmp_path / "raw.wav"), "-r", "16000", "-c", "1", "-b", "16", str(said)],
+        check=True,
+    )
+    parts = []
+    for path in (said, recordings / "speech" / "librivox-0870.wav"):
+        with wave.open(str(path), "rb") as f:
+            parts.append(f.readframes(f.getnframes()))
+    quiet = b"\x00\x00" * SAMPLE_RATE
+    target = tmp_path / "heard.wav"
+    with wave.open(str(target), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(SAMPLE_RATE)
+        f.writeframes(quiet + parts[0] + quiet * 6 + parts[1] + quiet * 2)
+    return target
+
+
+async def test_saying_start_taking_notes_notes_what_follows(
+    app: AppStack, recordings: Path, tmp_path: Path
+) -> None:
+    from cloud.notes.conversation_store import ConversationStore
+    from tests.waiting import until
+
+    audio = _spoken_then_read(recordings, tmp_path, "Start taking notes.")
+    link = AppWithMicrophone(app.url, app.session_token("alice"), audio)
+    await link.connect()
+    try:
+        # The wearer's words reach the cloud's Whisper, which switches notes on and
+        # tells the app (and the gateway's tap) with a Control.
+        async with asyncio.timeout(120):
+            while not any(
+                isinstance(m, Control) and (m.action, m.value) == ("notes", "on")
+                for m in link.received
+            ):
+                link.arrived.clear()
+                await link.arrived.wait()
+        await asyncio.sleep(12.0)  # the reading plays in real time after the command
+        link.send(Control, action="notes", value="off")
+
+        def kept() -> list[dict[str, Any]]:
+            store = ConversationStore.of_user(app.users.data_dir, "alice")
+            try:
+                return store.recent()
+            finally:
+                store.close()
+
+        await until(lambda: bool(kept()), timeout_s=120)
+        [conversation] = kept()
+        store = ConversationStore.of_user(app.users.data_dir, "alice")
+        record = store.get(conversation["id"])
+        store.close()
+        assert record is not None
+        heard = " ".join(line["text"] for line in record["lines"])
+        errors, words = word_error_rate(_reference(recordings), heard)
+        assert errors / words <= 0.3, heard
+        assert not any(isinstance(m, Caption) for m in link.received)  # notes, not captions
+    finally:
+        await link.drop()

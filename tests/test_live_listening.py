@@ -55,6 +55,7 @@ def _captions(sent: list[Message]) -> list[Caption]:
     [
         ("Captions on.", "captions", "on"),
         ("Please turn off captions", "captions", "off"),
+        ("turn on caption", "captions", "on"),
         ("Start taking notes.", "notes", "on"),
         ("Stop taking notes!", "notes", "off"),
         ("Translate to Spanish.", "translate", "es"),

@@ -73,7 +73,9 @@ _SWITCHES: dict[tuple[str, ...], Switch] = {
 def parse_switch(said: str) -> Switch | None:
     """The switch `said` is, or None for anything else (a question)."""
     words = tuple(
-        w for w in _WORDS.findall(said.lower().replace("caption ", "captions ")) if w not in _POLITE
+        "captions" if w == "caption" else w  # "turn on caption": the same switch
+        for w in _WORDS.findall(said.lower())
+        if w not in _POLITE
     )
     if words in _SWITCHES:
         return _SWITCHES[words]

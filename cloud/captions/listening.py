@@ -105,6 +105,8 @@ class Listening:
                 await asyncio.wait_for(self._notes_ended.wait(), _SILENCE_CHECK_S)
             if self._notes_ended.is_set():
                 self._notes_ended.clear()
+                # What was heard before "stop" is still being transcribed: it belongs in.
+                await self.live.drain()
                 await self._finish_notes()
             elif self.notes.quiet_too_long(self._clock()):
                 await self._finish_notes()
