@@ -150,6 +150,7 @@ async def _edge(args: argparse.Namespace) -> int:
         connect=token_connect(settings.token),
         player=player,
         transcribe=_local_transcriber(settings) if speaker and args.mic != "none" else None,
+        caption_listener=models.caption_listener(config) if args.mic != "none" else None,
     )
     printer = Printer(as_json=args.json)
     with contextlib.ExitStack() as playing:

@@ -34,7 +34,7 @@ from firmware_bridge.device import GlassesDevice
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.loopback import LinkConditions, LoopbackLink
 from firmware_bridge.omi_protocol import CodecId
-from protocol import AnswerAudio, AnswerDone, Message
+from protocol import AnswerAudio, AnswerDone, Control, Message
 from protocol.limits import MAX_QUEUED_ANSWER_PARTS
 from simulators.media import open_video, read_audio
 from simulators.replay import with_tail_silence
@@ -221,8 +221,26 @@ async def run_glasses(
             config = replace(config, answer_codec="opus")
             out = await stack.enter_async_context(GlassesSpeaker(AnswerAudioOut(device.link)))
             on_event = out.listening(on_event)
-        session = EdgeSession(edge_models.listener(config), edge_models.analyser, config)
+        on_event = _noting(device, on_event)
+        session = EdgeSession(
+            edge_models.listener(config),
+            edge_models.analyser,
+            config,
+            caption_listener=edge_models.caption_listener(config),
+        )
         return await session.run(device.media(), on_event=on_event, reporters=[device.report])
+
+
+def _noting(device: GlassesDevice, on_event: OnEvent | None) -> OnEvent:
+    """`on_event` that also tells the glasses when conversation notes go on or off."""
+
+    def notify(kind: str, message: Message, turn: TurnRecord | None) -> None:
+        if isinstance(message, Control) and message.action == "notes":
+            device.set_notes(message.value == "on")
+        if on_event is not None:
+            on_event(kind, message, turn)
+
+    return notify
 
 
 class GlassesSpeaker:

@@ -55,6 +55,12 @@ class EdgeModels:
             barcodes=OpenCvBarcodeReader(),
         )
 
+    def caption_listener(self, config: EdgeConfig) -> Listener:
+        """A listener for live captions and notes (pauses only, no end-of-turn model)."""
+        from edge.audio.caption_tap import caption_listener
+
+        return caption_listener(SileroVad(self.vad_session), config)
+
     def listener(self, config: EdgeConfig) -> Listener:
         """A listener with its own VAD state, for one session."""
         return Listener(

@@ -7,12 +7,14 @@ same object serves a live camera and microphone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.audio.caption_tap import CaptionTap
 from edge.audio.listener import Listener
 from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
@@ -39,9 +41,13 @@ from protocol import (
     Stage,
     Transcript,
 )
-from protocol.limits import MAX_SEGMENT_PART_BYTES, MAX_SEGMENT_PARTS
+from protocol.limits import MAX_CAPTION_LINES_DUE, MAX_SEGMENT_PART_BYTES, MAX_SEGMENT_PARTS
+from protocol.messages import Caption, CaptionAudio
 
 log = logging.getLogger(__name__)
+
+CAPTION_DRAIN_S = 10.0
+"""After the last answer, how long the session waits for its last caption lines to return."""
 
 
 @dataclass
@@ -103,6 +109,7 @@ class EdgeSession:
         connect: Connect = GatewayClient,
         player: AnswerPlayer | None = None,
         transcribe: Transcribe | None = None,
+        caption_listener: Listener | None = None,
     ) -> None:
         self._listener = listener
         self._analyser = analyser
@@ -117,6 +124,12 @@ class EdgeSession:
         # Spoken answers played here (a local speaker), and speech over them understood.
         self._player = player
         self._transcribe = transcribe
+        # Live captions and conversation notes (off until the wearer turns them on): a tap
+        # on the audio with a listener of its own; None: this edge does not caption.
+        self._caption_listener = caption_listener
+        self.captions: CaptionTap | None = None
+        # Final caption lines sent while captions are on, until their Caption comes back.
+        self._captions_due: set[int] = set()
 
     async def run(
         self,
@@ -143,6 +156,10 @@ class EdgeSession:
                     notify("keyframe", message, self.turns.get(message.turn_id))
                 if isinstance(message, DeviceStatus):
                     notify("device_status", message, None)
+                captioning = self.captions is not None and self.captions.state.captions
+                if isinstance(message, CaptionAudio) and message.final and captioning:
+                    if len(self._captions_due) < MAX_CAPTION_LINES_DUE:
+                        self._captions_due.add(message.line_id)
                 await link.send(message)
 
             async def deliver(answer: Message) -> None:
@@ -166,6 +183,16 @@ class EdgeSession:
                 transcribe=self._transcribe,
             )
             self._runtime = runtime
+            if self._caption_listener is not None:
+                self.captions = CaptionTap(
+                    self._caption_listener,
+                    out,
+                    send,
+                    privacy=lambda: runtime.config.privacy,
+                    codec=self.config.speech_codec,
+                )
+                if source is not None:
+                    source = self.captions.tap(source)
             await link.send(
                 out.make(
                     Hello,
@@ -187,6 +214,9 @@ class EdgeSession:
                     await asyncio.wait_for(self._all_finished(link), self._answer_timeout)
                 except TimeoutError:
                     self.errors.append(f"no answer within {self._answer_timeout:.0f} s")
+                if self._captions_due:  # the last lines' captions are still on their way
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._captions_back(link), CAPTION_DRAIN_S)
                 receiver.cancel()
                 for task in side:
                     task.cancel()
@@ -197,6 +227,11 @@ class EdgeSession:
                 messages_upstream=link.messages_sent,
                 errors=self.errors,
             )
+
+    async def _captions_back(self, link: Link) -> None:
+        while self._captions_due and not link.closed.is_set():
+            self._progress.clear()
+            await self._progress.wait()
 
     async def _all_finished(self, link: Link) -> None:
         assert self._runtime is not None
@@ -226,8 +261,17 @@ class EdgeSession:
                 turn.answered_at = time.monotonic()
                 turn.answer = message.text
                 notify("answer", message, turn)
+            elif isinstance(message, Caption):
+                if message.final:
+                    self._captions_due.discard(message.line_id)
+                notify("caption", message, None)
             elif isinstance(message, Control) and self._runtime is not None:
                 self._runtime.control(message)
+                if self.captions is not None and message.value in ("on", "off"):
+                    if message.action == "captions":
+                        self.captions.switch(captions=message.value == "on")
+                    elif message.action == "notes":
+                        self.captions.switch(notes=message.value == "on")
                 notify("control", message, None)
             elif isinstance(message, Error):
                 if turn is not None:

@@ -51,6 +51,7 @@ class DeviceSnapshot:
     lost_audio_packets: int
     photos: int
     problem: str
+    notes: bool = False
 
 
 class GlassesDevice:
@@ -91,6 +92,8 @@ class GlassesDevice:
         self._drained.set()
         self._reporting = False
         self._tapped = False
+        # Conversation notes are being taken: reported in every status, for the LED.
+        self.notes = False
 
     @property
     def state(self) -> GlassesState:
@@ -182,7 +185,15 @@ class GlassesDevice:
             lost_audio_packets=snapshot.lost_audio_packets,
             photos=snapshot.photos,
             problem=snapshot.problem,
+            notes=snapshot.notes,
         )
+
+    def set_notes(self, on: bool) -> None:
+        """The wearer turned conversation notes on or off: a status says so at once, so
+        glasses with an LED light it while the people nearby are being noted."""
+        if on != self.notes:
+            self.notes = on
+            self._note("notes:on" if on else "notes:off")
 
     def pending(self) -> list[DeviceSnapshot]:
         """Events not yet reported (what `report` would send next)."""
@@ -204,6 +215,7 @@ class GlassesDevice:
             lost_audio_packets=self._lost_before + state.lost_audio_packets,
             photos=self.photos,
             problem=(problem or state.last_problem or "")[:500],
+            notes=self.notes,
         )
         self._events.append(snapshot)
         self._drained.clear()

@@ -28,6 +28,8 @@ MAX_SEGMENT_PARTS = 32
 MAX_SEGMENT_BYTES = int(MAX_SEGMENT_SECONDS * MAX_SAMPLE_RATE * 2)
 # Spoken answer parts waiting for a pair of glasses' radio: a few whole answers.
 MAX_QUEUED_ANSWER_PARTS = 4 * MAX_SEGMENT_PARTS
+# Final caption lines an edge waits to see captioned at the end of a session.
+MAX_CAPTION_LINES_DUE = 64
 # Turns heard but not yet answered, per session (a turn waits for its question to end).
 MAX_OPEN_TURNS = 8
 # Complete turns waiting for the model, per session.

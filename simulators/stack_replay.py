@@ -20,6 +20,7 @@ from edge.models import EdgeModels
 from edge.session import EdgeSession, SessionSummary, TurnRecord
 from protocol import AnswerDelta, AnswerDone, Error, Keyframe, Message, Observation, Transcript
 from protocol.latency import breakdown, total_ms
+from protocol.messages import Caption
 from simulators.errors import SimulatorError
 from simulators.replay import replay
 
@@ -185,12 +186,25 @@ class Printer:
                 "mode": message.mode,
                 **latency_fields(turn),
             }
+        if isinstance(message, Caption):
+            return {
+                "type": "caption",
+                "line": message.line_id,
+                "text": message.text,
+                "final": message.final,
+                "language": message.language,
+                **({"translation": message.translation} if message.translation else {}),
+            }
         if isinstance(message, Error):
             return {"type": "error", "code": message.code, "message": message.message}
         return None
 
     def _human(self, kind: str, message: Message, turn: TurnRecord | None) -> None:
-        if isinstance(message, Transcript):
+        if isinstance(message, Caption):
+            if message.final:  # a terminal shows each line once, when it is final
+                said = message.translation or message.text
+                self._line(f"Caption: [{message.language or '?'}] {said}")
+        elif isinstance(message, Transcript):
             heard = f'"{message.text}"' if message.text else "(no speech heard)"
             self._line(f"Heard:   {heard}")
         elif isinstance(message, Observation):
