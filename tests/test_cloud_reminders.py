@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import ClientConnection
 
 from cloud.api.session_server import CloudServer
 from cloud.config import CloudConfig
 from cloud.conversation import Models
 from cloud.memory import HashingEmbedder
 from cloud.memory.user_data import UserDirectory
+from cloud.tools.reminders import ReminderScheduler
 from gateway.cloud_link import connect_cloud
 from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, decode, encode
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 
-async def _until(connection, kind: type[Message]) -> Message:
+async def _until(connection: ClientConnection, kind: type[Message]) -> Message:
     async with asyncio.timeout(15):
         while True:
             message = decode(await connection.recv())
@@ -56,3 +61,41 @@ async def test_reminder_fires_into_the_session_after_the_wearer_reconnects(tmp_p
     assert note.text == "Reminder: stretch."
     assert note.session_id == "second"
     assert note.category == "reminder"
+
+
+class _Heard:
+    """A session that records what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    async def notify(self, text: str, *, category: str, ref: str, due: str) -> None:
+        self.told.append(ref)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_two_workers_on_one_store_tell_each_reminder_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two cloud workers, each with its own directory on the one shared store, poll at once."""
+    store = request.getfixturevalue("postgres_dsn") if backend == "postgresql" else ""
+    data_dir = tmp_path / "users"
+    workers = [UserDirectory(data_dir, HashingEmbedder(), store=store) for _ in range(2)]
+    now = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    try:
+        reminders = [
+            workers[0].open("ann").tools.add_reminder(f"task {n}", now, now, "reminder")
+            for n in range(5)
+        ]
+        workers[1].open("ann")
+        session = _Heard()  # one session of ann's, which both workers can reach
+        schedulers = [
+            ReminderScheduler(users, lambda user: [session], clock=lambda: now) for users in workers
+        ]
+        sent = await asyncio.gather(*(s.deliver_due() for s in schedulers for _ in range(3)))
+        again = await asyncio.gather(*(s.deliver_due() for s in schedulers))
+    finally:
+        for users in workers:
+            users.close()
+    assert sorted(session.told) == sorted(r.id for r in reminders)
+    assert sum(sent) == 5 and sum(again) == 0

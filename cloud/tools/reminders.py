@@ -3,8 +3,12 @@
 The scheduler belongs to the cloud server, not to a session: a reminder set in
 one session fires into the next one if the wearer reconnected meanwhile, and
 one that came due while nobody was connected fires as soon as the user is
-back. Reminders live in the user's SQLite file (see tools/store.py); one is
-marked delivered only after a session was sent it.
+back. Reminders live in the user's tool store (SQLite file or PostgreSQL, see
+tools/store.py). Each look claims the due ones (`claim_due_reminders`: one
+UPDATE … RETURNING), so however many cloud workers poll one shared store, each
+reminder is handed to exactly one of them, which tells every session the user
+has open. A worker that dies between the claim and the telling loses that one
+notification rather than risk the wearer hearing it twice.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class ReminderScheduler:
             await asyncio.sleep(self._poll_s)
 
     async def deliver_due(self) -> int:
-        """Send every due reminder of every connected user once; returns how many were sent."""
+        """Claim and send every due reminder of every connected user; returns how many were sent."""
         sent = 0
         now = self._clock()
         for user in self._users.users():
@@ -60,14 +64,19 @@ class ReminderScheduler:
             if not sessions:
                 continue  # kept until the user is back
             tools = self._users.open(user).tools
-            for reminder in await asyncio.to_thread(tools.due_reminders, now):
+            for reminder in await asyncio.to_thread(tools.claim_due_reminders, now):
                 text = (
                     reminder.text if reminder.category == "timer" else f"Reminder: {reminder.text}."
                 )
                 for session in sessions:
-                    await session.notify(
-                        text, category=reminder.category, ref=reminder.id, due=iso_utc(reminder.due)
-                    )
-                await asyncio.to_thread(tools.mark_delivered, reminder.id, now)
+                    try:
+                        await session.notify(
+                            text,
+                            category=reminder.category,
+                            ref=reminder.id,
+                            due=iso_utc(reminder.due),
+                        )
+                    except (OSError, ConnectionError) as exc:  # one gone session, not the rest
+                        log.warning("reminder %s not told to a session: %s", reminder.id, exc)
                 sent += 1
         return sent

@@ -40,8 +40,3 @@ def turn_state(turn_key: str) -> str:
 def interrupted(turn_key: str) -> str:
     """Kept briefly, so a worker that takes the turn after the interrupt was published sees it."""
     return f"{PREFIX}:interrupted:{turn_key}"
-
-
-def reminder_claim(reminder_id: str, session_id: str) -> str:
-    """Whoever sets this first tells the session about the reminder; everyone else does not."""
-    return f"{PREFIX}:reminder:{reminder_id}:{session_id}"

@@ -2,9 +2,10 @@
 
 Gateways list their live sessions in Redis (a hash per gateway, beside a
 heartbeat key that expires when the gateway dies). Every worker runs the cloud's
-ReminderScheduler over that list; before a worker tells a session about a
-reminder it takes the claim key for that reminder and session (`SET NX`), so
-however many workers see the reminder come due, the wearer hears it once.
+ReminderScheduler over that list; the scheduler claims each due reminder in the
+shared store (`claim_due_reminders`, one UPDATE … RETURNING), so however many
+workers see it come due, exactly one tells the user's sessions, and the wearer
+hears it once. No Redis key is needed for that: the store's row is the claim.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from redis.asyncio import Redis
 from deploy.bus import keys, streams
 from deploy.bus.envelope import ReplyEnvelope, seal_reply
 from protocol import Notification, encode
-from protocol.limits import BUS_DONE_TTL_S, BUS_REPLY_STREAM_MAXLEN
+from protocol.limits import BUS_REPLY_STREAM_MAXLEN
 
 NOTICE = "notice"  # the turn key of a reply that belongs to no turn
 
@@ -32,11 +33,6 @@ class RemoteSession:
     session_id: str
 
     async def notify(self, text: str, *, category: str, ref: str, due: str) -> None:
-        claimed = await self.redis.set(
-            keys.reminder_claim(ref, self.session_id), b"1", nx=True, ex=BUS_DONE_TTL_S
-        )
-        if not claimed:
-            return  # another worker told this session already
         notice = Notification(
             session_id=self.session_id, seq=0, sent_at=time.monotonic(),
             text=text, category=category, ref=ref, due=due,
@@ -72,6 +68,10 @@ class LiveSessions:
                     RemoteSession(self._redis, self._secret, gateway_id, _text(session_id))
                 )
         self._by_user = by_user
+
+    def users(self) -> list[str]:
+        """Everyone with a session open on some gateway (as of the last `refresh`)."""
+        return list(self._by_user)
 
     def sessions_of(self, user: str) -> list[RemoteSession]:
         return self._by_user.get(user, [])

@@ -351,15 +351,19 @@ class BusWorker:
             conversation.receive(message)
 
     async def _deliver_reminders(self) -> None:
-        """Every worker looks; a claim key per reminder and session lets one of them say it."""
-        assert self.models.users is not None
+        """Every worker looks; the store's claim of each due reminder lets one of them say it.
+
+        Every user with a live session is opened here, so the reminders of a user this
+        worker never answered (the one that did died) still fire."""
+        users = self.models.users
+        assert users is not None
         live = LiveSessions(self.redis, self._secret)
-        scheduler = ReminderScheduler(
-            self.models.users, live.sessions_of, clock=self._local_clock, poll_s=0.0
-        )
+        scheduler = ReminderScheduler(users, live.sessions_of, clock=self._local_clock, poll_s=0.0)
         while True:
             try:
                 await live.refresh()
+                for user in set(live.users()) - set(users.users()):
+                    await asyncio.to_thread(users.open, user)
                 self.counters.reminders_sent += await scheduler.deliver_due()
             except asyncio.CancelledError:
                 raise
