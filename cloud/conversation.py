@@ -628,7 +628,9 @@ class Conversation:
         if not memories:
             return
         try:
-            await self._models.workers.run(data.memory.add_many, self.user, memories)
+            # Once per source: a turn retaken after its worker died is remembered once.
+            write = functools.partial(data.memory.add_many, once_per_source=True)
+            await self._models.workers.run(write, self.user, memories)
         except Exception as exc:  # the answer is out; a lost memory must not end the session
             log.error("could not store turn %s in memory: %s", turn.turn_id, exc)
 

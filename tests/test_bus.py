@@ -112,6 +112,9 @@ async def test_a_question_goes_through_redis_to_a_worker_and_back(redis: Redis) 
         async with GatewayClient(url) as link:
             await ask(link, "alice", "what is the capital of France", "and of Spain")
             got = await collect(link, AnswerDone, 2)
+            async with asyncio.timeout(5):  # "done" and XACK follow the relayed answer
+                while answering.counters.turns_answered < 2:
+                    await asyncio.sleep(0.01)
     done = [m for m in got if isinstance(m, AnswerDone)]
     assert [d.turn_id for d in done] == [1, 2]
     assert "capital of France" in done[0].text and "of Spain" in done[1].text
@@ -186,7 +189,7 @@ async def test_malformed_and_forged_entries_are_dead_lettered_and_the_worker_goe
             got = await collect(link, AnswerDone, 1)
     assert any(isinstance(m, AnswerDone) and "still alive" in m.text for m in got)
     assert answering.counters.dead_lettered == 2 and answering.counters.turns_answered == 1
-    dead = await redis.xrange(keys.DEAD_TURNS)
+    dead: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(keys.DEAD_TURNS)  # type: ignore[assignment]
     reasons = [fields[b"reason"].decode() for _, fields in dead]
     assert any("no body and mac" in r for r in reasons) and any(
         "bad signature" in r for r in reasons
@@ -280,6 +283,69 @@ async def test_a_turn_that_fails_every_worker_is_dead_lettered_not_retried_for_e
         async with asyncio.timeout(30):
             while not await redis.xlen(keys.DEAD_TURNS):
                 await asyncio.sleep(0.1)
-    ((_, fields),) = await redis.xrange(keys.DEAD_TURNS)
+    dead: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(keys.DEAD_TURNS)  # type: ignore[assignment]
+    ((_, fields),) = dead
     assert fields[b"reason"] == b"taken too many times unanswered"
     assert (await redis.xpending(keys.TURNS, keys.WORKERS))["pending"] == 0
+
+
+class Reworded:
+    """Answers in words of its own: a second attempt at a turn need not say the same."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_new_tokens: int
+    ) -> AsyncIterator[str]:
+        yield self.words
+
+
+class DiesBeforeDone(BusWorker):
+    """Answers and remembers the turn, then hangs before saying "done" (and is stopped)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.remembered = asyncio.Event()
+
+    async def _reply(
+        self, turn: TurnEnvelope, attempt: str, kind: str, payload: bytes = b""
+    ) -> None:
+        if kind == "done":
+            self.remembered.set()
+            await asyncio.Event().wait()
+        await super()._reply(turn, attempt, kind, payload)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_retaken_turn_is_remembered_once(
+    redis: Redis, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Worker A answers and writes the turn's memories, then dies before "done"; worker B
+    takes the turn again and answers it in other words: the user has the exchange once."""
+    store = request.getfixturevalue("postgres_dsn") if backend == "postgresql" else ""
+    users_a = UserDirectory(tmp_path / "users", HashingEmbedder(), store=store)
+    users_b = UserDirectory(tmp_path / "users", HashingEmbedder(), store=store)
+    a = DiesBeforeDone(
+        redis, SECRET,
+        Models(transcriber=FakeTranscriber(), reasoner=Reworded("It is blue."), users=users_a),
+        claim_idle_ms=CLAIM_IDLE_MS,
+    )  # fmt: skip
+    b = worker(redis, Reworded("Blue, as I said."), users=users_b)
+    try:
+        async with gateway(redis) as (url, _), GatewayClient(url) as link:
+            async with running(a):
+                await ask(link, "ivy", "what colour is my front door")
+                await asyncio.wait_for(a.remembered.wait(), 20)
+            async with running(b):
+                async with asyncio.timeout(20):
+                    while b.counters.turns_answered < 1:
+                        await asyncio.sleep(0.05)
+        memories = users_b.open("ivy").memory.export("ivy")
+    finally:
+        users_a.close()
+        users_b.close()
+    exchanges = [m for m in memories if "front door" in m.text]
+    assert len(exchanges) == 1, [m.text for m in memories]
+    assert "It is blue" in exchanges[0].text  # the first attempt's record stands
+    assert b.counters.turns_claimed >= 1

@@ -105,6 +105,7 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS memories_by_user_time ON memories (user_id, time DESC, seq DESC)",
     "CREATE INDEX IF NOT EXISTS memories_tsv ON memories USING GIN (tsv)",
+    "CREATE INDEX IF NOT EXISTS memories_by_source ON memories (user_id, source_id)",
     "CREATE INDEX IF NOT EXISTS memories_by_slot ON memories (user_id, slot)"
     " WHERE slot IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS memory_versions ("
@@ -202,7 +203,12 @@ class PostgresMemoryStore:
         return self.add_many(user, [memory])[0]
 
     def add_many(
-        self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
+        self,
+        user: str,
+        memories: Sequence[NewMemory],
+        *,
+        deduplicate: bool = True,
+        once_per_source: bool = False,
     ) -> list[Memory]:
         """As SqliteMemoryStore.add_many: one transaction, near-duplicates refresh, slots replace."""
         check_new(user, memories)
@@ -212,7 +218,10 @@ class PostgresMemoryStore:
         stamp = self._stamp()
         with self._writing(user) as (conn, index):
             rows = _Rows(self, conn, user, index, stamp)
-            stored = store_memories(rows, memories, vectors, stamp=stamp, deduplicate=deduplicate)
+            stored = store_memories(
+                rows, memories, vectors, stamp=stamp, deduplicate=deduplicate,
+                once_per_source=once_per_source,
+            )  # fmt: skip
         if len(memories) >= _ANALYZE_AFTER_ROWS:
             self._analyze()
         return stored
@@ -673,6 +682,14 @@ class _Rows:
             f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND slot = %s"
             " AND replaced_by IS NULL" + kinds + " ORDER BY seq",
             (self._user, slot),
+        ).fetchall()
+        return [(int(row[0]), _memory(row[1:])) for row in rows]
+
+    def of_source(self, source_id: str) -> list[tuple[int, Memory]]:
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = %s AND source_id = %s"
+            " ORDER BY seq",
+            (self._user, source_id),
         ).fetchall()
         return [(int(row[0]), _memory(row[1:])) for row in rows]
 

@@ -53,6 +53,10 @@ class MemoryRows(Protocol):
         only those of kind fact or explicit."""
         ...
 
+    def of_source(self, source_id: str) -> list[tuple[int, Memory]]:
+        """The memories stored from `source_id` (a turn, a document), by row key."""
+        ...
+
     def insert(self, memory: NewMemory, vector: FloatArray) -> Memory:
         """Add the memory as a new row and to `index`; returns it as stored."""
         ...
@@ -81,13 +85,22 @@ def store_memories(
     *,
     stamp: datetime,
     deduplicate: bool,
+    once_per_source: bool = False,
 ) -> list[Memory]:
     """Store each memory, refreshing the one it repeats and replacing older facts of its slot.
 
     `deduplicate=False` (bulk imports of data known to be distinct) skips both.
+    `once_per_source`: a memory whose source already has one of its kind from an
+    earlier write is that write again (a turn retaken after its worker died, whose
+    answer may be worded differently the second time), so the stored one stands.
     """
     stored: list[Memory] = []
+    earlier = _earlier_by_source(rows, memories) if once_per_source else {}
     for memory, vector in zip(memories, vectors, strict=True):
+        again = earlier.get((memory.source_id, memory.kind))
+        if again is not None:
+            stored.append(again)
+            continue
         existing = repeated(rows, memory, vector) if deduplicate else None
         if existing is not None:
             key, found = existing
@@ -102,6 +115,17 @@ def store_memories(
             added = supersede(rows, added)
         stored.append(added)
     return stored
+
+
+def _earlier_by_source(
+    rows: MemoryRows, memories: Sequence[NewMemory]
+) -> dict[tuple[str | None, MemoryKind], Memory]:
+    """What earlier writes stored from these memories' sources, one per source and kind."""
+    earlier: dict[tuple[str | None, MemoryKind], Memory] = {}
+    for source_id in {memory.source_id for memory in memories if memory.source_id}:
+        for _, found in rows.of_source(source_id):
+            earlier.setdefault((source_id, found.kind), found)
+    return earlier
 
 
 def repeated(rows: MemoryRows, memory: NewMemory, vector: FloatArray) -> tuple[int, Memory] | None:

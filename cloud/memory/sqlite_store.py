@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS memories (
     context TEXT
 );
 CREATE INDEX IF NOT EXISTS memories_by_user_time ON memories (user_id, time DESC, seq DESC);
+CREATE INDEX IF NOT EXISTS memories_by_source ON memories (user_id, source_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
     text, place, content = 'memories', content_rowid = 'seq',
     tokenize = 'porter unicode61 remove_diacritics 2'
@@ -214,7 +215,12 @@ class SqliteMemoryStore:
         return self.add_many(user, [memory])[0]
 
     def add_many(
-        self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
+        self,
+        user: str,
+        memories: Sequence[NewMemory],
+        *,
+        deduplicate: bool = True,
+        once_per_source: bool = False,
     ) -> list[Memory]:
         """Store memories in one transaction; a near-duplicate refreshes what is there and
         a fact with a slot replaces the older ones of its slot (revisions.py). Bulk imports
@@ -226,7 +232,10 @@ class SqliteMemoryStore:
         stamp = self._stamp()
         with self._lock, self._writing(user):
             rows = _Rows(self, user, self._index(user), stamp)
-            return store_memories(rows, memories, vectors, stamp=stamp, deduplicate=deduplicate)
+            return store_memories(
+                rows, memories, vectors, stamp=stamp, deduplicate=deduplicate,
+                once_per_source=once_per_source,
+            )  # fmt: skip
 
     def edit(self, user: str, memory_id: str, changes: MemoryChanges) -> Memory:
         check_user(user)
@@ -617,6 +626,14 @@ class _Rows:
             f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND slot = ?"
             " AND replaced_by IS NULL" + kinds + " ORDER BY seq",
             (self._user, slot),
+        )
+        return [(int(row[0]), _memory(row[1:])) for row in rows]
+
+    def of_source(self, source_id: str) -> list[tuple[int, Memory]]:
+        rows = self._conn.execute(
+            f"SELECT seq, {_COLUMNS} FROM memories WHERE user_id = ? AND source_id = ?"
+            " ORDER BY seq",
+            (self._user, source_id),
         )
         return [(int(row[0]), _memory(row[1:])) for row in rows]
 

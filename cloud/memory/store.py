@@ -24,9 +24,18 @@ class MemoryStore(Protocol):
         ...
 
     def add_many(
-        self, user: str, memories: Sequence[NewMemory], *, deduplicate: bool = True
+        self,
+        user: str,
+        memories: Sequence[NewMemory],
+        *,
+        deduplicate: bool = True,
+        once_per_source: bool = False,
     ) -> list[Memory]:
-        """Store several memories in one transaction: all of them or none."""
+        """Store several memories in one transaction: all of them or none.
+
+        `once_per_source`: what an earlier call stored from the same source (a turn's
+        `session:turn` id) of the same kind is kept instead of storing it again, so a
+        turn answered twice (its worker died after writing) is remembered once."""
         ...
 
     def get(self, user: str, memory_id: str) -> Memory:
