@@ -129,20 +129,32 @@ async def test_a_question_goes_through_redis_to_a_worker_and_back(redis: Redis) 
     }
 
 
-async def test_a_turn_left_by_a_stopped_worker_is_answered_once_by_another(redis: Redis) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_turn_left_by_a_stopped_worker_is_answered_once_by_another(
+    redis: Redis, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On the store the workers share: a SQLite folder, or a real PostgreSQL."""
+    store = request.getfixturevalue("postgres_dsn") if backend == "postgresql" else ""
+    directories = [UserDirectory(tmp_path / "users", HashingEmbedder(), store=store) for _ in "ab"]
     stuck = StuckReasoner()
-    async with gateway(redis) as (url, _), GatewayClient(url) as link:
-        async with running(worker(redis, stuck)):
-            await ask(link, "bob", "what time is it in Tokyo")
-            await asyncio.wait_for(stuck.started.wait(), 10)
-        # The first worker is gone without acknowledging; a second one claims the turn.
-        async with running(worker(redis)) as second:
-            got = await collect(link, AnswerDone, 1)
-            await asyncio.sleep(3 * CLAIM_IDLE_MS / 1000)  # time for any second answer
-            while not link._inbox.empty():
-                item = link._inbox.get_nowait()
-                if item is not None:
-                    got.append(item)
+    try:
+        async with gateway(redis) as (url, _), GatewayClient(url) as link:
+            async with running(worker(redis, stuck, users=directories[0])):
+                await ask(link, "bob", "what time is it in Tokyo")
+                await asyncio.wait_for(stuck.started.wait(), 10)
+            # The first worker is gone without acknowledging; a second one claims the turn.
+            async with running(worker(redis, users=directories[1])) as second:
+                got = await collect(link, AnswerDone, 1)
+                await asyncio.sleep(3 * CLAIM_IDLE_MS / 1000)  # time for any second answer
+                while not link._inbox.empty():
+                    item = link._inbox.get_nowait()
+                    if item is not None:
+                        got.append(item)
+        remembered = directories[1].open("bob").memory.export("bob")
+    finally:
+        for directory in directories:
+            directory.close()
+    assert len([m for m in remembered if "Tokyo" in m.text]) == 1
     done = [m for m in got if isinstance(m, AnswerDone)]
     assert len(done) == 1 and "Tokyo" in done[0].text
     assert second.counters.turns_claimed >= 1 and second.counters.turns_answered == 1
