@@ -24,6 +24,7 @@ from protocol import Control, Hello, Message
 from protocol.audio_packets import split_packets
 from protocol.limits import MAX_SEGMENT_PART_BYTES, MAX_SEGMENT_PARTS
 from protocol.messages import AnswerAudioCodec
+from protocol.opus import encode_opus_packets
 
 log = logging.getLogger(__name__)
 
@@ -93,37 +94,11 @@ class Voice:
 # 24 kbit/s: a fifteenth of the PCM's bytes, and Whisper still reads it back.
 OPUS_RATE = 24_000
 OPUS_BITRATE = 24_000
-_OPUS_FRAME = OPUS_RATE // 50
 
 
 def encode_opus(samples: npt.NDArray[np.int16], sample_rate: int) -> list[bytes]:
-    """`samples` at `sample_rate` as 20 ms Opus packets at `OPUS_RATE` (PyAV's libopus)."""
-    import av
-
-    encoder = av.CodecContext.create("libopus", "w")
-    assert isinstance(encoder, av.AudioCodecContext)
-    encoder.sample_rate = OPUS_RATE
-    encoder.layout = "mono"
-    encoder.format = "s16"
-    encoder.bit_rate = OPUS_BITRATE
-    encoder.open()
-    pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
-    if sample_rate != OPUS_RATE and len(pcm):
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = sample_rate
-        out = [*resampler.resample(frame), *resampler.resample(None)]
-        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in out]).astype(np.int16)
-    pcm = np.concatenate([pcm, np.zeros((-pcm.size) % _OPUS_FRAME, dtype=np.int16)])
-    packets: list[bytes] = []
-    for start in range(0, pcm.size, _OPUS_FRAME):
-        frame = av.AudioFrame.from_ndarray(
-            pcm[None, start : start + _OPUS_FRAME], format="s16", layout="mono"
-        )
-        frame.sample_rate = OPUS_RATE
-        frame.pts = start
-        packets += [bytes(p) for p in encoder.encode(frame)]
-    return packets + [bytes(p) for p in encoder.encode(None)]
+    """`samples` at `sample_rate` as 20 ms Opus packets at `OPUS_RATE`."""
+    return encode_opus_packets(samples, sample_rate, opus_rate=OPUS_RATE, bitrate=OPUS_BITRATE)
 
 
 def answer_codec_after(codec: AnswerAudioCodec, message: Message) -> AnswerAudioCodec:

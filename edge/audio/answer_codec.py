@@ -9,21 +9,17 @@ PyAV, which the edge already uses for speech upstream.
 
 from __future__ import annotations
 
-from typing import cast
-
 import av
 import numpy as np
 import numpy.typing as npt
 
 from edge.errors import MediaError
-from protocol import AnswerAudio, ProtocolError
+from protocol import AnswerAudio, ProtocolError, opus
 from protocol.audio_packets import unpack_packets
 
 # The rates libopus runs at; Piper's 22,050 Hz is carried at 24 kHz.
-OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
 ANSWER_OPUS_RATE = 24_000
 ANSWER_OPUS_BITRATE = 24_000
-FRAME_MS = 20
 
 
 class AnswerAudioError(MediaError):
@@ -45,7 +41,7 @@ def decode_answer_audio(audio: AnswerAudio) -> tuple[npt.NDArray[np.int16], int]
 
 def decode_opus(packets: list[bytes], sample_rate: int) -> npt.NDArray[np.int16]:
     """Mono s16 samples of a run of Opus packets, decoded at `sample_rate`."""
-    if sample_rate not in OPUS_RATES:
+    if sample_rate not in opus.OPUS_RATES:
         raise AnswerAudioError(f"Opus does not run at {sample_rate} Hz")
     try:
         decoder = av.CodecContext.create("libopus", "r")
@@ -57,8 +53,8 @@ def decode_opus(packets: list[bytes], sample_rate: int) -> npt.NDArray[np.int16]
         pieces: list[npt.NDArray[np.int16]] = []
         for data in packets:
             for frame in decoder.decode(av.Packet(data)):
-                pieces += [_s16(f) for f in resampler.resample(frame)]
-        pieces += [_s16(f) for f in resampler.resample(None)]
+                pieces += [opus.mono_s16(f) for f in resampler.resample(frame)]
+        pieces += [opus.mono_s16(f) for f in resampler.resample(None)]
     except (av.FFmpegError, ValueError) as exc:
         raise AnswerAudioError(f"Opus packets did not decode: {exc}") from exc
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
@@ -72,45 +68,7 @@ def encode_opus_packets(
     bitrate: int = ANSWER_OPUS_BITRATE,
 ) -> list[bytes]:
     """`samples` (any rate) resampled to `opus_rate` and encoded in 20 ms Opus packets."""
-    if opus_rate not in OPUS_RATES:
-        raise AnswerAudioError(f"Opus does not run at {opus_rate} Hz")
     try:
-        encoder = av.CodecContext.create("libopus", "w")
-        assert isinstance(encoder, av.AudioCodecContext)
-        encoder.sample_rate = opus_rate
-        encoder.layout = "mono"
-        encoder.format = "s16"
-        encoder.bit_rate = bitrate
-        encoder.open()
-        pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
-        if sample_rate != opus_rate and len(pcm):
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=opus_rate)
-            frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = sample_rate
-            parts = [_s16(f) for f in [*resampler.resample(frame), *resampler.resample(None)]]
-            pcm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        step = opus_rate * FRAME_MS // 1000
-        pcm = np.concatenate([pcm, np.zeros((-pcm.size) % step, dtype=np.int16)])
-        packets: list[bytes] = []
-        for start in range(0, pcm.size, step):
-            frame = av.AudioFrame.from_ndarray(
-                pcm[None, start : start + step], format="s16", layout="mono"
-            )
-            frame.sample_rate = opus_rate
-            frame.pts = start
-            packets += [bytes(p) for p in encoder.encode(frame)]
-        packets += [bytes(p) for p in encoder.encode(None)]
-    except (av.FFmpegError, ValueError) as exc:
-        raise AnswerAudioError(f"could not encode Opus: {exc}") from exc
-    return packets
-
-
-def _s16(frame: av.AudioFrame) -> npt.NDArray[np.int16]:
-    """A decoded frame as mono int16, whatever sample format the decoder chose."""
-    data = frame.to_ndarray()
-    if data.dtype.kind == "f":
-        return cast(
-            "npt.NDArray[np.int16]",
-            np.clip(np.round(data.reshape(-1) * 32767.0), -32768, 32767).astype(np.int16),
-        )
-    return data.reshape(-1).astype(np.int16)
+        return opus.encode_opus_packets(samples, sample_rate, opus_rate=opus_rate, bitrate=bitrate)
+    except opus.OpusError as exc:
+        raise AnswerAudioError(str(exc)) from exc

@@ -8,18 +8,17 @@ is libopus through PyAV, which aiortc already brings in.
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import numpy.typing as npt
 
 from edge.errors import MediaError
+from protocol.opus import FRAME_MS, OpusError, encode_opus_packets
 
 OPUS_RATE = 16_000
 # 24 kbit/s already keeps every shared LibriVox recording at WER 0, but turns the espeak
 # demo question "what does this page say" into "... age say"; 32 kbit/s does not.
 DEFAULT_BITRATE = 32_000
-# libopus takes 2.5-60 ms frames; 20 ms is the usual voice frame.
-FRAME_SAMPLES = 320
+FRAME_SAMPLES = OPUS_RATE * FRAME_MS // 1000
 
 
 class SpeechEncodingError(MediaError):
@@ -34,24 +33,6 @@ def encode_opus(
     if sample_rate != OPUS_RATE:
         raise SpeechEncodingError(f"speech must be {OPUS_RATE} Hz for Opus, got {sample_rate} Hz")
     try:
-        encoder = av.CodecContext.create("libopus", "w")
-        assert isinstance(encoder, av.AudioCodecContext)
-        encoder.sample_rate = OPUS_RATE
-        encoder.layout = "mono"
-        encoder.format = "s16"
-        encoder.bit_rate = bitrate
-        encoder.open()
-    except (av.FFmpegError, ValueError) as exc:
-        raise SpeechEncodingError(f"could not open the Opus encoder: {exc}") from exc
-    pcm = np.ascontiguousarray(samples, dtype=np.int16).reshape(-1)
-    pcm = np.concatenate([pcm, np.zeros((-pcm.size) % FRAME_SAMPLES, dtype=np.int16)])
-    packets: list[bytes] = []
-    for start in range(0, pcm.size, FRAME_SAMPLES):
-        frame = av.AudioFrame.from_ndarray(
-            pcm[None, start : start + FRAME_SAMPLES], format="s16", layout="mono"
-        )
-        frame.sample_rate = OPUS_RATE
-        frame.pts = start
-        packets += [bytes(packet) for packet in encoder.encode(frame)]
-    packets += [bytes(packet) for packet in encoder.encode(None)]
-    return packets
+        return encode_opus_packets(samples, OPUS_RATE, opus_rate=OPUS_RATE, bitrate=bitrate)
+    except OpusError as exc:
+        raise SpeechEncodingError(str(exc)) from exc
