@@ -48,6 +48,16 @@ class OpenTurn(Protocol):
 T = TypeVar("T", bound=OpenTurn)
 
 
+class Rate(Protocol):
+    """A window of questions: QuestionRate in memory, or one shared through the bus."""
+
+    limit: int
+
+    def allows(self, now: float) -> bool: ...
+
+    def count(self, now: float) -> None: ...
+
+
 class QuestionRate:
     """At most `limit` questions in any sliding `RATE_WINDOW_S`; shareable between sessions."""
 
@@ -77,7 +87,7 @@ class Refusal:
 class TurnLimits:
     """Checks each incoming message against the session's ceilings."""
 
-    def __init__(self, *, user_rate: QuestionRate | None = None) -> None:
+    def __init__(self, *, user_rate: Rate | None = None) -> None:
         self._session_rate = QuestionRate(MAX_QUESTIONS_PER_MINUTE)
         # Shared by every session of the same user (the cloud server keeps one per user).
         self._user_rate = user_rate

@@ -361,3 +361,33 @@ async def test_a_retaken_turn_is_remembered_once(
     assert len(exchanges) == 1, [m.text for m in memories]
     assert "It is blue" in exchanges[0].text  # the first attempt's record stands
     assert b.counters.turns_claimed >= 1
+
+
+async def test_a_users_question_rate_is_counted_across_gateways(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wearer's glasses on one gateway and phone on another share one window."""
+    from deploy.bus import gateway_link
+    from deploy.bus.gateway_link import BusGateway
+    from protocol import Error, decode
+
+    monkeypatch.setattr(gateway_link, "MAX_USER_QUESTIONS_PER_MINUTE", 3)
+    links = []
+    for name in ("g1", "g2"):
+        bus = BusGateway(redis, SECRET, gateway_id=name)
+        link = await bus.connect("jo", f"s-{name}")
+        out = Sequencer(f"s-{name}")
+        await link.send(encode(out.make(Hello, user="jo", device=name)))
+        for turn_id in (1, 2):
+            await link.send(encode(out.make(Query, turn_id=turn_id, text=f"question {turn_id}")))
+            await asyncio.sleep(0.05)  # the count reaches Redis
+        links.append(link)
+    refused: dict[str, list[tuple[str, int]]] = {}
+    for link in links:
+        await link.close()
+        said = [decode(data) async for data in link]
+        refused[link.session_id] = [(m.code, m.turn_id) for m in said if isinstance(m, Error)]
+    # Each session asked only two (its own limit is 20); the user's fourth went over 3.
+    assert refused == {"s-g1": [], "s-g2": [("rate_limited", 2)]}
+    assert await redis.zcard(keys.question_rate("jo")) == 3
+    assert 0 < await redis.ttl(keys.question_rate("jo")) <= 61

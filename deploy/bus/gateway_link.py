@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from cloud.turn_limits import QuestionRate, TurnLimits
+from cloud.turn_limits import TurnLimits
 from deploy.bus import keys, streams
 from deploy.bus.assembly import ReadyTurn, TurnAssembler
 from deploy.bus.envelope import (
@@ -40,6 +40,7 @@ from deploy.bus.envelope import (
     seal_turn,
 )
 from deploy.bus.notices import NOTICE
+from deploy.bus.question_rate import SharedQuestionRate
 from protocol import (
     AnswerDone,
     Control,
@@ -48,6 +49,8 @@ from protocol import (
     Interrupt,
     Message,
     ProtocolError,
+    Query,
+    SpeechSegment,
     decode,
     encode,
 )
@@ -113,7 +116,7 @@ class BusGateway:
         self._clock = clock
         self._wall_clock = wall_clock
         self.sessions: dict[str, SessionLink] = {}
-        self._user_rates: dict[str, QuestionRate] = {}
+        self._user_rates: dict[str, SharedQuestionRate] = {}
         self.counters = BusCounters()
         self.image_modes = ""
 
@@ -143,8 +146,13 @@ class BusGateway:
         """A session's link to the workers (what `connect_cloud` is without a bus)."""
         modes = await self.redis.get(keys.IMAGE_MODES)
         self.image_modes = modes.decode() if isinstance(modes, bytes) else ""
-        rate = self._user_rates.setdefault(user or "", QuestionRate(MAX_USER_QUESTIONS_PER_MINUTE))
-        link = SessionLink(self, session_id, user, TurnLimits(user_rate=rate if user else None))
+        rate = None
+        if user is not None:  # counted across every gateway the user's devices are on
+            rate = self._user_rates.get(user)
+            if rate is None:
+                rate = SharedQuestionRate(self.redis, user, MAX_USER_QUESTIONS_PER_MINUTE)
+                self._user_rates[user] = rate
+        link = SessionLink(self, session_id, user, TurnLimits(user_rate=rate), rate)
         self.sessions[session_id] = link
         if user is not None:
             await self.register(session_id, user)
@@ -218,9 +226,15 @@ class SessionLink:
     `close()` (what gateway.session.GatewaySession uses of it)."""
 
     def __init__(
-        self, bus: BusGateway, session_id: str, user: str | None, limits: TurnLimits
+        self,
+        bus: BusGateway,
+        session_id: str,
+        user: str | None,
+        limits: TurnLimits,
+        user_rate: SharedQuestionRate | None = None,
     ) -> None:
         self._bus = bus
+        self._user_rate = user_rate
         self.session_id = session_id
         self.user = user
         self._turns = TurnAssembler(limits)
@@ -258,6 +272,8 @@ class SessionLink:
         if isinstance(message, Interrupt) and message.turn_id in self._by_turn_id:
             await self._bus.interrupt(self._by_turn_id[message.turn_id], data)
             return
+        if self._user_rate is not None and _asks(message):
+            await self._user_rate.refresh()  # the user's questions on every gateway
         refusal = self._turns.file(message, data, self._bus._clock())
         if refusal is not None:
             log.info("session %s: refused %s: %s", self.session_id, message.kind, refusal.text)
@@ -430,3 +446,8 @@ class SessionLink:
             ref_seq=ref_seq,
             turn_id=turn_id,
         )
+
+
+def _asks(message: Message) -> bool:
+    """Whether filing `message` completes a question (and so counts against the rate)."""
+    return isinstance(message, Query) or (isinstance(message, SpeechSegment) and message.last)

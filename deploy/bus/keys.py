@@ -40,3 +40,8 @@ def turn_state(turn_key: str) -> str:
 def interrupted(turn_key: str) -> str:
     """Kept briefly, so a worker that takes the turn after the interrupt was published sees it."""
     return f"{PREFIX}:interrupted:{turn_key}"
+
+
+def question_rate(user: str) -> str:
+    """A sorted set of `user`'s questions in the rate window, from every gateway."""
+    return f"{PREFIX}:rate:{user}"
