@@ -30,7 +30,7 @@ from gateway.config import GatewayConfig
 from gateway.server import Gateway
 from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, encode
 from tests.fakes import FakeReasoner, FakeTranscriber
-from tests.redis_server import redis_server
+from tests.redis_server import persistent_redis, redis_server
 
 SECRET = b"s" * 32
 CLAIM_IDLE_MS = 400
@@ -391,3 +391,34 @@ async def test_a_users_question_rate_is_counted_across_gateways(
     assert refused == {"s-g1": [], "s-g2": [("rate_limited", 2)]}
     assert await redis.zcard(keys.question_rate("jo")) == 3
     assert 0 < await redis.ttl(keys.question_rate("jo")) <= 61
+
+
+async def test_with_appendonly_a_turn_waiting_for_a_worker_survives_a_redis_restart() -> None:
+    """No worker runs while the question is asked; Redis restarts; a worker then starts."""
+    with persistent_redis() as server:
+        gateway_redis = Redis.from_url(server.url)
+        try:
+            async with gateway(gateway_redis) as (url, _), GatewayClient(url) as link:
+                await ask(link, "kim", "where did I leave my keys")
+                async with asyncio.timeout(10):
+                    while not await gateway_redis.xlen(keys.TURNS):
+                        await asyncio.sleep(0.05)
+                await asyncio.to_thread(server.restart)
+                worker_redis = Redis.from_url(server.url)
+                try:
+                    assert await worker_redis.xlen(keys.TURNS) == 1  # kept in the AOF
+                    async with running(worker(worker_redis)) as answering:
+                        got = await collect(link, AnswerDone, 1)
+                        await asyncio.sleep(3 * CLAIM_IDLE_MS / 1000)  # any second answer
+                        while not link._inbox.empty():
+                            item = link._inbox.get_nowait()
+                            if item is not None:
+                                got.append(item)
+                finally:
+                    await worker_redis.aclose()
+        finally:
+            await gateway_redis.aclose()
+    done = [m for m in got if isinstance(m, AnswerDone)]
+    assert len(done) == 1 and "my keys" in done[0].text
+    assert not [m for m in got if m.kind == "error"]
+    assert answering.counters.turns_answered == 1
