@@ -64,6 +64,7 @@ from protocol.limits import (
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 2.0
+STOP_WAIT_S = 2.0  # how long shutting down waits for the bus tasks
 READ_BLOCK_MS = 1_000
 # What a turn says once; a turn taken over by another worker may repeat it.
 ONCE_PER_TURN = frozenset({"transcript", "answer_done"})
@@ -129,9 +130,11 @@ class BusGateway:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # redis-py can leave a cancelled blocking XREAD waiting on its connection for
+            # good (seen in tests/test_bus.py); shutting down must not wait on it.
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            if stuck:
+                log.warning("gateway %s: %d bus task(s) did not stop", self.gateway_id, len(stuck))
             for link in list(self.sessions.values()):
                 await link.close()
             with contextlib.suppress(Exception):  # Redis gone: nothing left to tidy
