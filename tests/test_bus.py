@@ -31,6 +31,7 @@ from gateway.server import Gateway
 from protocol import AnswerDone, Hello, Message, Notification, Query, Sequencer, encode
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.redis_server import persistent_redis, redis_server
+from tests.waiting import until
 
 SECRET = b"s" * 32
 CLAIM_IDLE_MS = 400
@@ -200,6 +201,8 @@ async def test_malformed_and_forged_entries_are_dead_lettered_and_the_worker_goe
         async with GatewayClient(url) as link:
             await ask(link, "dave", "is the worker still alive")
             got = await collect(link, AnswerDone, 1)
+            # "done" and XACK follow the relayed answer
+            await until(lambda: answering.counters.turns_answered == 1, what="the worker's done")
     assert any(isinstance(m, AnswerDone) and "still alive" in m.text for m in got)
     assert answering.counters.dead_lettered == 2 and answering.counters.turns_answered == 1
     dead: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(keys.DEAD_TURNS)  # type: ignore[assignment]
