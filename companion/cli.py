@@ -48,6 +48,7 @@ from companion.cli_support import (
     settings_of,
 )
 from companion.settings import SettingsError, apply_to_process, load_settings
+from deploy.errors import DeployError
 from edge.errors import EdgeError
 from firmware_bridge.errors import BridgeError
 from gateway.errors import GatewayError
@@ -73,6 +74,7 @@ PART_ERRORS: tuple[type[Exception], ...] = (
     BridgeError,
     ModelFileError,
     SimulatorError,
+    DeployError,
 )
 
 # Each area's own commands: module.register(commands, benchmarks).

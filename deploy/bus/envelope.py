@@ -19,6 +19,7 @@ from typing import Literal
 
 import msgpack
 
+from deploy.errors import DeployError
 from protocol.errors import ProtocolError
 from protocol.limits import MAX_ID_CHARS, MAX_ITEMS, MAX_SEGMENT_PARTS
 
@@ -31,7 +32,7 @@ ReplyKind = Literal["message", "done", "state"]
 REPLY_KINDS: tuple[ReplyKind, ...] = ("message", "done", "state")
 
 
-class BusError(ProtocolError):
+class BusError(DeployError, ProtocolError):
     """A bus entry was refused (unsigned, forged, malformed or stale); for logs."""
 
 

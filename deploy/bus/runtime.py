@@ -21,6 +21,7 @@ from cloud.config import CloudConfig
 from cloud.conversation import Models
 from deploy.bus.gateway_link import BusGateway
 from deploy.bus.worker import BusWorker
+from deploy.errors import DeployError
 from gateway.errors import GatewayError
 from gateway.server import Gateway
 from protocol.secret_file import SECRET_BYTES, load_or_create_secret
@@ -28,7 +29,7 @@ from protocol.secret_file import SECRET_BYTES, load_or_create_secret
 BUS_SECRET_FILE = "bus.secret"
 
 
-class BusUnavailable(GatewayError, ConnectionError):
+class BusUnavailable(DeployError, GatewayError, ConnectionError):
     """Redis could not be reached at the bus URL; the message says where."""
 
 
