@@ -18,7 +18,7 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
 from cloud.memory import HashingEmbedder
@@ -61,6 +61,11 @@ class AppWithMicrophone(AppLink):
     def __init__(self, gateway_url: str, token: str, audio: Path) -> None:
         super().__init__(gateway_url, token)
         self._player = MediaPlayer(str(audio))
+
+    @property
+    def microphone(self) -> MediaStreamTrack:
+        assert self._player.audio is not None
+        return self._player.audio
 
     async def connect(self, *, resume: bool = False) -> None:
         pc = RTCPeerConnection(rtc_configuration())
@@ -239,7 +244,11 @@ async def test_saying_start_taking_notes_notes_what_follows(
             ):
                 link.arrived.clear()
                 await link.arrived.wait()
-        await asyncio.sleep(12.0)  # the reading plays in real time after the command
+        # The reading plays in real time after the command; its line ends at the quiet
+        # after it, so notes stop once the whole recording has played.
+        track = link.microphone
+        await until(lambda: track.readyState == "ended", timeout_s=120, what="the recording")
+        await asyncio.sleep(3.0)
         link.send(Control, action="notes", value="off")
 
         def kept() -> list[dict[str, Any]]:
