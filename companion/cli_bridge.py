@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from companion.cli_edge_live import add_on_device_listening_flags
 from companion.cli_support import (
     Subcommands,
     UsageError,
@@ -81,6 +82,7 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
         "off for virtual:, whose pair then stays connected until it heard the answer)",
     )
     add_edge_flags(glasses)
+    add_on_device_listening_flags(glasses)
     glasses.add_argument("--json", action="store_true", help="print JSON lines")
     glasses.set_defaults(run=_glasses)
 
@@ -152,6 +154,7 @@ async def _decode(args: argparse.Namespace) -> int:
 
 async def _glasses(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
+    from companion.cli_edge_live import listening_wanted, on_device_listening
     from companion.glasses import VirtualOptions, parse_device, run_glasses
     from deploy.local_stack import load_cloud_models, warm_up
     from edge.models import EdgeModels
@@ -180,6 +183,7 @@ async def _glasses(args: argparse.Namespace) -> int:
         realtime=args.speed == "realtime",
     )
     speaker: bool = spec.kind == "omi" if args.speaker is None else args.speaker
+    listen = listening_wanted(args)
     models: Models | None = None
     if args.gateway is None:
         progress = progress_printer()
@@ -213,6 +217,8 @@ async def _glasses(args: argparse.Namespace) -> int:
         photo_interval_s=args.photo_interval,
         on_event=on_event,
         speaker=speaker,
+        listening_here=on_device_listening(args, listen),
+        listen=listen,
     )
     printer.summary(summary)
     if summary.errors:

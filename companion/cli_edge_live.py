@@ -7,6 +7,10 @@ turn as it is answered. The turn-taking flags (`--activation`,
 `--end-silence-ms`, …) are shared with `companion replay`, and so is
 `--token` (setting `token`, COMPANION_TOKEN): a gateway with accounts serves
 only a device it paired (`companion token --user U` prints the token).
+
+With `--privacy local-only`, `--captions` and `--notes` caption what the wearer
+hears and keep notes of the conversation on this machine (deploy/local_listening.py):
+nothing of it leaves.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from cloud.speech.asr import WhisperTranscriber
     from companion.settings import Settings
+    from deploy.local_listening import LocalListening
+    from edge.audio.caption_tap import TapState
     from edge.link.interface import Connect
     from edge.runtime import Transcribe
     from edge.sources.media import MediaItem
@@ -88,7 +95,64 @@ def register(commands: Subcommands, benchmarks: Subcommands) -> None:
     edge.add_argument("--json", action="store_true", help="print JSON lines")
     add_turn_taking_arguments(edge, live=True)
     add_token_flag(edge)
+    add_on_device_listening_flags(edge)
     edge.set_defaults(run=_edge)
+
+
+def add_on_device_listening_flags(parser: argparse.ArgumentParser) -> None:
+    """--captions and --notes: local-only's own captions and notes (`companion edge`,
+    `companion glasses`); elsewhere the app's toggles or the spoken switches turn them on."""
+    parser.add_argument(
+        "--captions",
+        action="store_true",
+        help="with --privacy local-only: caption what is heard on this device (speech in "
+        "another language in English)",
+    )
+    parser.add_argument(
+        "--notes",
+        action="store_true",
+        help="with --privacy local-only: take notes of the conversation (lines, speakers, "
+        "summary, action items), kept in this device's data folder",
+    )
+
+
+def listening_wanted(args: argparse.Namespace) -> TapState:
+    """What --captions/--notes turn on from the start; a clear error where they cannot be
+    (only local-only captions on the device: elsewhere the cloud does)."""
+    from edge.audio.caption_tap import TapState
+
+    listen = TapState(
+        captions=bool(getattr(args, "captions", False)), notes=bool(getattr(args, "notes", False))
+    )
+    if not listen.listening:
+        return listen
+    if settings_of(args).edge_privacy != "local-only":
+        raise UsageError(
+            "--captions and --notes are for --privacy local-only; otherwise turn them on "
+            'in the phone app or say "captions on" / "start taking notes"'
+        )
+    if getattr(args, "mic", None) == "none":
+        raise UsageError("--captions and --notes need a microphone (not --mic none)")
+    return listen
+
+
+def on_device_listening(
+    args: argparse.Namespace, listen: TapState, whisper: WhisperTranscriber | None = None
+) -> LocalListening | None:
+    """The device's own captioner and note taker, when `listen` turns either on."""
+    if not listen.listening:
+        return None
+    settings = settings_of(args)
+    from cloud.memory import MiniLmEmbedder
+    from cloud.speech.asr import WhisperTranscriber
+    from deploy.local_listening import LocalListening
+
+    return LocalListening(
+        whisper or WhisperTranscriber(model_dir=settings.cloud_asr_model),
+        data_dir=settings.data_dir,
+        user=settings.user,
+        embedder=MiniLmEmbedder,
+    )
 
 
 def add_token_flag(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +192,7 @@ async def _edge(args: argparse.Namespace) -> int:
         raise UsageError("nothing to stream: give --camera and/or --mic")
     if args.fps < 0:
         raise UsageError(f"--fps must not be negative, got {args.fps}")
+    listen = listening_wanted(args)
     config = settings_of(args).edge_config(gateway_url=args.gateway, device="local")
     start = time.monotonic()  # one origin for audio and video times
     sources: list[AsyncIterable[MediaItem]] = []
@@ -143,14 +208,18 @@ async def _edge(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     speaker = _speaker_wanted(args)
     player = AnswerPlayer() if speaker else None
+    whisper = _whisper(settings) if speaker and args.mic != "none" else None
+    on_device = on_device_listening(args, listen, whisper)
     session = EdgeSession(
         models.listener(config),
         models.analyser if camera_on else None,
         config,
         connect=token_connect(settings.token),
         player=player,
-        transcribe=_local_transcriber(settings) if speaker and args.mic != "none" else None,
+        transcribe=_local_transcriber(whisper) if whisper is not None else None,
         caption_listener=models.caption_listener(config) if args.mic != "none" else None,
+        on_device=on_device,
+        listen=listen,
     )
     printer = Printer(as_json=args.json)
     with contextlib.ExitStack() as playing:
@@ -175,12 +244,16 @@ def _speaker_wanted(args: argparse.Namespace) -> bool:
     return bool(args.speaker)
 
 
-def _local_transcriber(settings: Settings) -> Transcribe:
-    """Whisper on this machine, for the few words said over a spoken answer ("mhm" or a
-    question?): the answer stays paused while they are understood."""
+def _whisper(settings: Settings) -> WhisperTranscriber:
+    """The bundled Whisper, loaded once on this machine (backchannels, local captions)."""
     from cloud.speech.asr import WhisperTranscriber
 
-    whisper = WhisperTranscriber(model_dir=settings.cloud_asr_model)
+    return WhisperTranscriber(model_dir=settings.cloud_asr_model)
+
+
+def _local_transcriber(whisper: WhisperTranscriber) -> Transcribe:
+    """Whisper on this machine, for the few words said over a spoken answer ("mhm" or a
+    question?): the answer stays paused while they are understood."""
 
     def transcribe(samples: npt.NDArray[np.int16]) -> str:
         return whisper.transcribe(samples, 16_000)

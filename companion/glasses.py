@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from cloud.conversation import Models
 from deploy.local_stack import local_stack
+from edge.audio.caption_tap import OnDeviceListening, TapState
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import EdgeSession, OnEvent, SessionSummary, TurnRecord
@@ -191,6 +192,8 @@ async def run_glasses(
     on_device: Callable[[GlassesDevice], None] | None = None,
     on_virtual: Callable[[VirtualGlasses], None] | None = None,
     speaker: bool = False,
+    listening_here: OnDeviceListening | None = None,
+    listen: TapState | None = None,
 ) -> SessionSummary:
     """Glasses → edge → WebRTC → gateway → cloud, until the glasses' stream ends.
 
@@ -198,6 +201,9 @@ async def run_glasses(
     otherwise the cloud and gateway start here, on loopback, with `models`.
     With `speaker` the session asks for spoken answers as Opus and writes them to the
     glasses' speaker (glasses without one lose only the sound: see GlassesSpeaker).
+    `listening_here` captions and notes on the edge itself in local-only mode (`listen`: what
+    is on from the start); its captions reach `on_event` as the cloud's would, and the
+    glasses' notes LED follows its switches.
     """
     async with AsyncExitStack() as stack:
         if gateway_url is None:
@@ -227,6 +233,8 @@ async def run_glasses(
             edge_models.analyser,
             config,
             caption_listener=edge_models.caption_listener(config),
+            on_device=listening_here,
+            listen=listen,
         )
         return await session.run(device.media(), on_event=on_event, reporters=[device.report])
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.audio.caption_tap import CaptionTap
+from edge.audio.caption_tap import CaptionTap, OnDeviceListening, TapState
 from edge.audio.listener import Listener
 from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
@@ -110,6 +110,8 @@ class EdgeSession:
         player: AnswerPlayer | None = None,
         transcribe: Transcribe | None = None,
         caption_listener: Listener | None = None,
+        on_device: OnDeviceListening | None = None,
+        listen: TapState | None = None,
     ) -> None:
         self._listener = listener
         self._analyser = analyser
@@ -130,6 +132,10 @@ class EdgeSession:
         self.captions: CaptionTap | None = None
         # Final caption lines sent while captions are on, until their Caption comes back.
         self._captions_due: set[int] = set()
+        # Local-only: lines are captioned (and notes kept) here, by this, not upstream;
+        # `listen` is what the wearer turned on before the session (CLI flags).
+        self._on_device = on_device
+        self._listen = listen or TapState()
 
     async def run(
         self,
@@ -190,7 +196,10 @@ class EdgeSession:
                     send,
                     privacy=lambda: runtime.config.privacy,
                     codec=self.config.speech_codec,
+                    local=self._on_device.receive if self._on_device is not None else None,
                 )
+                self._switch("captions", self._listen.captions, notify)
+                self._switch("notes", self._listen.notes, notify)
                 if source is not None:
                     source = self.captions.tap(source)
             await link.send(
@@ -203,7 +212,7 @@ class EdgeSession:
                     answer_codec=self.config.answer_codec,
                 )
             )
-            async with asyncio.TaskGroup() as tasks:
+            async with self._captioning_here(notify), asyncio.TaskGroup() as tasks:
                 receiver = tasks.create_task(self._receive(link, notify))
                 side = [tasks.create_task(report(out, send)) for report in reporters]
                 if source is not None:
@@ -227,6 +236,36 @@ class EdgeSession:
                 messages_upstream=link.messages_sent,
                 errors=self.errors,
             )
+
+    def _captioning_here(self, notify: OnEvent) -> contextlib.AbstractAsyncContextManager[None]:
+        """The device's own captioner at work for the session's life (local-only), if any."""
+        if self._on_device is None or self.captions is None:
+            return contextlib.nullcontext()
+
+        async def show(caption: Caption) -> None:  # delivered as local answers are
+            notify("caption", caption, None)
+            self._progress.set()
+
+        return self._on_device.alongside(show, lambda action, on: self._switch(action, on, notify))
+
+    def _switch(self, action: str, on: bool, tell: OnEvent | None) -> None:
+        """Captions or notes on or off, from the cloud's Control or (local-only) the wearer.
+
+        A switch made on the device is told (`tell`) as a Control event, so the glasses'
+        notes LED follows it as it follows the cloud's Control."""
+        if self.captions is None:
+            return
+        was = self.captions.state
+        if action == "captions":
+            state = self.captions.switch(captions=on)
+        else:
+            state = self.captions.switch(notes=on)
+        if self._on_device is not None:
+            self._on_device.switch(captions=state.captions, notes=state.notes)
+        if tell is not None and state != was:
+            made_here = Sequencer(f"{self.config.device}:on-device")
+            value = "on" if on else "off"
+            tell("control", made_here.make(Control, action=action, value=value), None)
 
     async def _captions_back(self, link: Link) -> None:
         while self._captions_due and not link.closed.is_set():
@@ -267,11 +306,8 @@ class EdgeSession:
                 notify("caption", message, None)
             elif isinstance(message, Control) and self._runtime is not None:
                 self._runtime.control(message)
-                if self.captions is not None and message.value in ("on", "off"):
-                    if message.action == "captions":
-                        self.captions.switch(captions=message.value == "on")
-                    elif message.action == "notes":
-                        self.captions.switch(notes=message.value == "on")
+                if message.value in ("on", "off") and message.action in ("captions", "notes"):
+                    self._switch(message.action, message.value == "on", None)
                 notify("control", message, None)
             elif isinstance(message, Error):
                 if turn is not None:

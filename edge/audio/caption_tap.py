@@ -9,7 +9,9 @@ question. Nothing is kept: a line's audio is held only until it is sent.
 
 Captions want each line revised as words come; notes need only each line's
 final text, so with notes alone no revision is sent. What leaves passes the
-same privacy rule as speech (`may_leave`): in local-only nothing does.
+same privacy rule as speech (`may_leave`): in local-only nothing does, and a
+line goes instead to the device's own captioner (`OnDeviceListening`) when the
+edge has one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 from edge.audio.captions import CaptionConfig, CaptionPlanner, CaptionRequest
 from edge.audio.endpointing import EndpointConfig
@@ -28,12 +32,33 @@ from edge.config import EdgeConfig
 from edge.sources.media import AudioChunk, MediaItem
 from protocol import MAX_SEGMENT_PART_BYTES, Message, PrivacyMode, Sequencer
 from protocol.audio_packets import pack_packets
-from protocol.messages import CaptionAudio
+from protocol.messages import Caption, CaptionAudio
 from protocol.privacy import may_leave
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Message], Awaitable[None]]
+ShowCaption = Callable[[Caption], Awaitable[None]]
+SaidSwitch = Callable[[str, bool], None]
+"""A switch the wearer said ("captions" or "notes", on or off), for the session to apply."""
+
+
+class OnDeviceListening(Protocol):
+    """Captions and notes made on the device itself (local-only), where no line may leave.
+
+    The edge cannot hold the transcriber's wiring (it lives with the cloud's pure
+    captions and notes pieces); deploy/local_listening.py is the implementation.
+    """
+
+    def receive(self, message: CaptionAudio) -> None:
+        """A line's audio the tap would have sent upstream; never leaves this process."""
+
+    def switch(self, *, captions: bool, notes: bool) -> None:
+        """The wearer's captions and notes switches, as the tap has them now."""
+
+    def alongside(self, show: ShowCaption, said: SaidSwitch) -> AbstractAsyncContextManager[None]:
+        """Caption while the session runs; `show` delivers each caption to the wearer,
+        `said` hands back a spoken switch. Notes are written when it exits."""
 
 
 def caption_listener(vad: Vad, config: EdgeConfig) -> Listener:
@@ -67,7 +92,8 @@ class CaptionTap:
 
     `privacy` is asked before each line leaves (the session's mode can change at
     any time); `codec` is how a line's audio travels ("pcm", or "opus" for a
-    radio link), and a line too long for one message as PCM goes as Opus.
+    radio link), and a line too long for one message as PCM goes as Opus. A line
+    that may not leave goes to `local` (the device's own captioner) if given.
     """
 
     def __init__(
@@ -80,8 +106,10 @@ class CaptionTap:
         config: CaptionConfig | None = None,
         codec: str = "pcm",
         clock: Callable[[], float] = time.monotonic,
+        local: Callable[[CaptionAudio], None] | None = None,
     ) -> None:
         self._listener = listener
+        self._local = local
         self._out = out
         self._send = send
         self._privacy = privacy
@@ -94,6 +122,7 @@ class CaptionTap:
         self._offset = 0.0
         self.lines_sent = 0
         self.withheld = 0
+        self.lines_local = 0
 
     def switch(self, *, captions: bool | None = None, notes: bool | None = None) -> TapState:
         """Turn captions and/or notes on or off; the other stays as it was."""
@@ -132,12 +161,26 @@ class CaptionTap:
     async def _emit(self, request: CaptionRequest) -> None:
         if not request.final and not self.state.captions:
             return  # notes alone need only each line's final text
-        message = self._message(request)
-        if not may_leave(message, self._privacy()):
-            self.withheld += 1
+        # The line as heard (raw PCM, unnumbered): what the device keeps if it may not leave.
+        heard = CaptionAudio(
+            session_id=self._out.session_id,
+            seq=0,
+            sent_at=self._clock(),
+            line_id=request.line_id,
+            pcm=request.samples.astype("<i2").tobytes(),
+            final=request.final,
+            speech_start=request.speech_start + self._offset,
+            speech_end=request.speech_end + self._offset,
+        )
+        if not may_leave(heard, self._privacy()):
+            if self._local is not None:  # captioned on the device instead, never sent
+                self.lines_local += int(request.final)
+                self._local(heard)
+            else:
+                self.withheld += 1
             return
         self.lines_sent += int(request.final)
-        await self._send(message)
+        await self._send(self._message(request))
 
     def _message(self, request: CaptionRequest) -> CaptionAudio:
         codec, payload = self._encoded(request)
