@@ -15,7 +15,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -59,13 +59,16 @@ from protocol import (
     AnswerDelta,
     AnswerDone,
     Control,
+    EarlyObservation,
     Error,
     Hello,
     Interrupt,
     Keyframe,
+    Label,
     Message,
     Notification,
     Observation,
+    OcrLine,
     Query,
     Sequencer,
     SpeechSegment,
@@ -107,6 +110,9 @@ class Models:
     # can). It needs cores of its own: on 2 cores it only slowed speech recognition down
     # (`companion bench e2e` measures it on and off), so it is on from 4 cores up.
     prefill: bool = field(default_factory=lambda: len(os.sched_getaffinity(0)) >= PREFILL_MIN_CORES)
+    # Read the prompt's opening from an EarlyObservation, while the wearer is still
+    # speaking: nothing else of the turn runs then, so it pays on any number of cores.
+    prefill_early: bool = True
 
     def reasoner_for(self, mode: str) -> Reasoner:
         if mode == "reasoning" and self.reasoning_reasoner is not None:
@@ -195,6 +201,8 @@ class Conversation:
         # How the device wants spoken answers carried (its Hello's answer_codec).
         self.answer_codec: AnswerAudioCodec = "pcm"
         self.answered = 0
+        # The prompt opening being read from the latest EarlyObservation (one at a time).
+        self._early: asyncio.Task[None] | None = None
         # Turns fully handled (answered and remembered, refused, or failed): what a
         # caller waits on to know the memory writes after an AnswerDone are done too.
         self.turns_finished = 0
@@ -268,6 +276,8 @@ class Conversation:
             turn.observation = message
             turn.seen.set()
             self._prefill(turn)
+        elif isinstance(message, EarlyObservation):
+            self._prefill_early(message)
         elif isinstance(message, CaptionAudio):
             self.listening.receive(message)
         elif isinstance(message, Keyframe):
@@ -335,6 +345,28 @@ class Conversation:
         finally:  # the session ended: no prompt is read for a turn nobody will answer
             for pending in self._turns.values():
                 _cancel_prefill(pending)
+            if self._early is not None:
+                self._early.cancel()
+
+    def _prefill_early(self, seen: EarlyObservation) -> None:
+        """Read the camera prompt's opening from what the wearer is looking at while they
+        are still asking: by end of speech only the question is left to read. The turn's
+        own Observation (what the answer uses) follows; where it shows the same text the
+        reasoner finds the opening cached, where not, only time is lost. One at a time: a
+        newer early observation replaces the last, so a peer sending many costs at most
+        one prompt opening at a time."""
+        turn = self._turns.get(seen.turn_id)
+        if not self._models.prefill_early or (turn is not None and turn.queued):
+            return  # a question already complete reads its whole prompt at once
+        mode = self._resolve(self.settings.mode_for("auto"))
+        reasoner = self._models.reasoner_for(mode)
+        if not isinstance(reasoner, Prefills):
+            return
+        if self._early is not None:
+            self._early.cancel()
+        self._early = asyncio.create_task(
+            self._read_opening(reasoner, mode, seen.turn_id, seen.ocr, seen.labels)
+        )
 
     def _prefill(self, turn: Turn) -> None:
         """Start reading the turn's prompt up to its question, so that once the question
@@ -354,22 +386,28 @@ class Conversation:
         reasoner = self._models.reasoner_for(mode)
         if not isinstance(reasoner, Prefills):
             return
-        messages = opening_messages(
-            [line.text for line in observation.ocr],
-            [(label.name, label.score) for label in observation.labels],
-            mode=mode,
+        turn.prefill = asyncio.create_task(
+            self._read_opening(reasoner, mode, turn.turn_id, observation.ocr, observation.labels)
         )
 
-        async def read_opening() -> None:
-            try:
-                computed = await reasoner.prefill(messages, up_to=QUESTION_SLOT)
-                log.debug("turn %s: prefilled %d prompt tokens", turn.turn_id, computed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # only time is lost: the answer reads the whole prompt
-                log.warning("prefill failed on turn %s: %s", turn.turn_id, exc)
-
-        turn.prefill = asyncio.create_task(read_opening())
+    async def _read_opening(
+        self,
+        reasoner: Prefills,
+        mode: str,
+        turn_id: int,
+        ocr: Sequence[OcrLine],
+        labels: Sequence[Label],
+    ) -> None:
+        messages = opening_messages(
+            [line.text for line in ocr], [(label.name, label.score) for label in labels], mode=mode
+        )
+        try:
+            computed = await reasoner.prefill(messages, up_to=QUESTION_SLOT)
+            log.debug("turn %s: prefilled %d prompt tokens", turn_id, computed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # only time is lost: the answer reads the whole prompt
+            log.warning("prefill failed on turn %s: %s", turn_id, exc)
 
     def _turn(self, turn_id: int) -> Turn:
         if turn_id not in self._turns:

@@ -502,6 +502,13 @@ SETTINGS: tuple[Setting, ...] = (
         "COMPANION_BARGE_IN",
         "speech over an answer interrupts it",
     ),
+    Setting(
+        "edge.early_observation",
+        SWITCH,
+        _part_default(EdgeConfig, "early_observation"),
+        "COMPANION_EARLY_OBSERVATION",
+        "send what the camera shows while a question is still spoken (the cloud prefills)",
+    ),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
@@ -561,6 +568,7 @@ class Settings:
     edge_wake_phrase: str
     edge_follow_up_s: float
     edge_barge_in: bool
+    edge_early_observation: bool
     config_file: Path | None = None
     sources: Mapping[str, Source] = dataclasses.field(default_factory=dict)
 
@@ -617,6 +625,7 @@ class Settings:
                 "wake_phrase": self.edge_wake_phrase,
                 "follow_up_s": self.edge_follow_up_s,
                 "barge_in": self.edge_barge_in,
+                "early_observation": self.edge_early_observation,
                 **fields,
             }
         )

@@ -30,6 +30,9 @@ class EdgeConfig:
     barge_in: bool = BARGE_IN
     # The keyframe is the sharpest frame seen this long before end of speech.
     keyframe_lookback_s: float = 1.5
+    # Send what the camera shows (text and labels) while a question is still being spoken,
+    # so the cloud reads the prompt's opening before the question ends (edge/runtime.py).
+    early_observation: bool = True
     max_jpeg_bytes: int = 150_000
     # "when_used": the keyframe JPEG leaves only when the cloud's model for the mode looks
     # at images (the observation always goes); "always": for a deployment that keeps every

@@ -46,6 +46,7 @@ from protocol import (
     AnswerAudio,
     AnswerDone,
     Control,
+    EarlyObservation,
     Interrupt,
     Keyframe,
     Message,
@@ -64,6 +65,9 @@ log = logging.getLogger(__name__)
 # thumbnail size (0.66-0.69 between the strips of scenarios/media/shopping-aisle.mp4,
 # under live mode's 0.8), and a repeat costs only a note the cloud keeps once.
 SHELF_CHANGE = 0.5
+# How much of a question must have been heard before its context is prepared ahead: the
+# endpointer has confirmed the speech already; this skips a cough or a one-word blip.
+LOOK_AHEAD_AFTER_S = 0.3
 
 Send = Callable[[Message], Awaitable[None]]
 Transcribe = Callable[[npt.NDArray[np.int16]], str]
@@ -76,6 +80,26 @@ class ScoredFrame:
     image: np.ndarray
     sharpness: float
     exposure: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFrame:
+    """A keyframe analysed for sending: what was seen, and the JPEG that may leave."""
+
+    context: VisualContext
+    jpeg: bytes | None  # None: the face stage failed, so the frame stays here
+    faces_hidden: int
+    width: int  # of the frame as it leaves (scaled down to `max_jpeg_side`)
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class LookAhead:
+    """The frame of the question being spoken, prepared before its end (source times)."""
+
+    utterance: float  # when its speech began
+    frame_t: float
+    prepared: asyncio.Task[PreparedFrame | None]
 
 
 @dataclass
@@ -98,6 +122,8 @@ class EdgeStats:
     interrupts_sent: int = 0
     # Speech over a spoken answer that was a backchannel ("mhm"): the answer went on.
     backchannels: int = 0
+    # Questions whose observation left while the wearer was still speaking (a prefill).
+    early_observations: int = 0
     # Items a source delivered that no stage could use (edge/sources/media_checks.py), and the last reason.
     frames_rejected: int = 0
     audio_rejected: int = 0
@@ -154,6 +180,8 @@ class EdgeRuntime:
         # Shopping mode (a Control "shopping" from the cloud): scene notes go up as in live
         # mode, so the prices on shelves the wearer passes are remembered unasked.
         self.shopping = False
+        # The question being spoken now, its keyframe already being analysed.
+        self._ahead: LookAhead | None = None
 
     async def run(self, source: Source) -> None:
         """Consume the source to its end; turns in flight finish before this returns."""
@@ -163,6 +191,8 @@ class EdgeRuntime:
                 if item is None:
                     continue  # refused and counted: the session goes on without it
                 speech = self._take(item)
+                if isinstance(item, AudioChunk):
+                    self._look_ahead(turns)
                 speech += await self._classify_held()
                 if isinstance(item, VideoFrame) and self._scene_changed(item):
                     turns.create_task(self._send_scene_note(item))
@@ -177,6 +207,7 @@ class EdgeRuntime:
     async def _take_turn(self, ended: SpeechEnded, turns: asyncio.TaskGroup) -> None:
         """One spoken question: answered here (local-only) or sent, with its keyframe if
         one may leave. The segment says a visual follows only when one really will."""
+        ahead, self._ahead = self._ahead, None
         frame = self._keyframe_for(ended.speech_end)
         if self._policy.answers_on_device:
             await self._answer_locally(frame)
@@ -184,7 +215,79 @@ class EdgeRuntime:
         visual = frame is not None and self._camera_allowed()
         turn_id = await self._send_speech(ended, visual=visual)
         if visual and frame is not None:
-            turns.create_task(self._send_visual(turn_id, frame))
+            same = ahead is not None and ahead.frame_t == frame.t
+            same = same and ahead is not None and abs(ahead.utterance - ended.speech_start) < 1e-6
+            turns.create_task(self._send_visual(turn_id, frame, ahead if same else None))
+
+    def _look_ahead(self, turns: asyncio.TaskGroup) -> None:
+        """Once a question has gone on for `LOOK_AHEAD_AFTER_S`, analyse the frame it is
+        about and send what was seen (text and labels, never the frame) as an
+        EarlyObservation, so the cloud reads the prompt's opening while the wearer
+        finishes. Only speech already meant for the assistant (its activation rule
+        passed), under the same privacy rule as the turn's own Observation. The frame is
+        the one end of speech would choose if no sharper one comes: then the turn's
+        Observation reuses this analysis."""
+        start = self.turn_taking.addressed_since
+        if start is None or not self.config.early_observation:
+            return
+        if self._ahead is not None and self._ahead.utterance == start:
+            return
+        heard = self.turn_taking.heard_until
+        if heard - start < LOOK_AHEAD_AFTER_S:
+            return
+        if self._policy.answers_on_device or not self._camera_allowed():
+            return
+        frame = self._keyframe_for(heard)
+        if frame is None:
+            return
+        prepared = turns.create_task(self._prepare_quietly(frame))
+        self._ahead = LookAhead(start, frame.t, prepared)
+        turns.create_task(self._send_early(self._turn_id + 1, frame, self._ahead))
+
+    async def _send_early(self, turn_id: int, frame: ScoredFrame, ahead: LookAhead) -> None:
+        prepared = await ahead.prepared
+        if prepared is None or self._ahead is not ahead or not self._camera_allowed():
+            return  # failed, or the question already ended: its Observation says it all
+        sent = await self._emit(
+            self._out.make(
+                EarlyObservation,
+                turn_id=turn_id,
+                captured_at=self._heard_at(frame.t),
+                ocr=prepared.context.ocr,
+                labels=prepared.context.labels,
+            )
+        )
+        if sent:
+            self.stats.early_observations += 1
+
+    async def _prepare_quietly(self, frame: ScoredFrame) -> PreparedFrame | None:
+        """`_prepare`, with a failure logged rather than raised (it would end the session's
+        task group); the turn's own Observation then analyses the frame again."""
+        try:
+            return await self._prepare(frame)
+        except Exception as exc:
+            log.warning("could not analyse the frame ahead of the question: %s", exc)
+            return None
+
+    async def _prepare(self, frame: ScoredFrame) -> PreparedFrame:
+        """Analyse exactly the pixels that leave the device, at the size they leave."""
+        assert self._analyser is not None
+        analyser = self._analyser
+        image = fit_longest_side(frame.image, self.config.max_jpeg_side)
+
+        height, width = image.shape[:2]
+
+        def prepare() -> PreparedFrame:
+            prepared = analyser.prepare(image)
+            if prepared.redacted is None:
+                # Fail closed: the frame stays here; the Observation says why.
+                return PreparedFrame(prepared.context, None, 0, width, height)
+            jpeg = encode_jpeg(prepared.redacted, max_bytes=self.config.max_jpeg_bytes)
+            return PreparedFrame(prepared.context, jpeg, prepared.faces_hidden, width, height)
+
+        result = await asyncio.to_thread(prepare)
+        self.stats.frames_analysed += 1
+        return result
 
     async def ask(self, text: str) -> int:
         """A typed question about what is in view now."""
@@ -450,28 +553,21 @@ class EdgeRuntime:
         )
         return None if chosen is None else frames[chosen.index]
 
-    async def _send_visual(self, turn_id: int, frame: ScoredFrame) -> None:
-        assert self._analyser is not None
-        analyser = self._analyser
-        # Analyse exactly the pixels that leave the device, at the size they leave.
-        image = fit_longest_side(frame.image, self.config.max_jpeg_side)
-
-        def prepare() -> tuple[VisualContext, bytes | None, int]:
-            prepared = analyser.prepare(image)
-            if prepared.redacted is None:
-                # Fail closed: the frame stays here; the Observation says why.
-                return prepared.context, None, 0
-            jpeg = encode_jpeg(prepared.redacted, max_bytes=self.config.max_jpeg_bytes)
-            return prepared.context, jpeg, prepared.faces_hidden
-
-        context, jpeg, hidden = await asyncio.to_thread(prepare)
+    async def _send_visual(
+        self, turn_id: int, frame: ScoredFrame, ahead: LookAhead | None = None
+    ) -> None:
+        """The turn's keyframe (if the cloud looks at it) and Observation; `ahead`: this
+        very frame, already being analysed while the wearer spoke."""
+        prepared = await ahead.prepared if ahead is not None else None
+        if prepared is None:
+            prepared = await self._prepare(frame)
+        context, jpeg, hidden = prepared.context, prepared.jpeg, prepared.faces_hidden
         for error in context.errors:
             log.warning("turn %s: vision stage failed: %s", turn_id, error)
-        self.stats.frames_analysed += 1
         self.stats.faces_hidden += hidden
         if not self._camera_allowed():
             return  # the privacy mode changed while the frame was being analysed
-        height, width = image.shape[:2]
+        height, width = prepared.height, prepared.width
         captured = self._heard_at(frame.t)
         if jpeg is None:
             self.stats.keyframes_withheld += 1

@@ -141,6 +141,23 @@ class Observation(Envelope):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class EarlyObservation(Envelope):
+    """What the camera showed as the wearer began a question, sent while they still speak.
+
+    Only the text and labels the prompt opens with: the cloud may start reading
+    that opening (prefill) so that at end of speech only the question is left.
+    The turn's own Observation still follows and is what the answer uses;
+    `turn_id` is the turn the question will have, if it is asked at all.
+    """
+
+    kind: ClassVar[str] = "early_observation"
+    turn_id: int
+    captured_at: float
+    ocr: tuple[OcrLine, ...] = ()
+    labels: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Query(Envelope):
     """A typed question (instead of speech)."""
 
@@ -353,6 +370,7 @@ Message = (
     | SpeechSegment
     | Keyframe
     | Observation
+    | EarlyObservation
     | Query
     | Transcript
     | AnswerDelta
@@ -375,6 +393,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         SpeechSegment,
         Keyframe,
         Observation,
+        EarlyObservation,
         Query,
         Transcript,
         AnswerDelta,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from protocol.messages import (
     PRIVACY_MODES,
     CaptionAudio,
+    EarlyObservation,
     Interrupt,
     Keyframe,
     Message,
@@ -79,6 +80,6 @@ def may_leave(message: Message, privacy: PrivacyMode) -> bool:
         return policy.questions_leave  # caption audio is what people near the wearer said
     if isinstance(message, Keyframe):
         return policy.frames_leave
-    if isinstance(message, Observation):
+    if isinstance(message, Observation | EarlyObservation):
         return policy.observations_leave
     return True

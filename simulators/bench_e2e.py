@@ -3,7 +3,8 @@
 Models load once; every run is a fresh WebRTC session through the same
 in-process gateway and cloud, so the figures are per-answer, warm. What a
 wearer waits for is measured from the end of their speech: the first token,
-and the first spoken audio reaching the device. Beside them, in the same run,
+and the first spoken audio played by the device's speaker (a paced pull of the
+edge's player, as a sound card's callback pulls it). Beside them, in the same run,
 the bare model calls on the same prompt, so the difference is what the stack
 adds (speech recognition, the network, prompt building) or saves (the prefill).
 """
@@ -11,6 +12,7 @@ adds (speech recognition, the network, prompt building) or saves (the prefill).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import tempfile
 import time
@@ -25,10 +27,12 @@ from cloud.prompting.prompt import QUESTION_SLOT, build_messages, opening_messag
 from cloud.reasoning.reasoner import ChatMessage, QwenReasoner, Reasoner
 from cloud.speech.spoken_answer import SentenceCutter
 from deploy.local_stack import load_cloud_models, local_stack, warm_up
+from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
 from edge.session import TurnRecord
-from protocol import AnswerAudio, AnswerMode, Message
+from edge.sources.media import SAMPLE_RATE
+from protocol import AnswerMode
 from protocol.latency import breakdown, stage_at
 from simulators.stack_replay import with_voice
 
@@ -86,6 +90,9 @@ class _Run:
     first_token: float | None
     first_audio: float | None
     reused_tokens: int
+    # From the finished prompt to the first token: what the prefill shortens, without
+    # speech recognition's run-to-run spread around it.
+    prompt_to_first_token: float | None
 
 
 async def bench_e2e(
@@ -129,6 +136,9 @@ async def _bench_modes(
 ) -> dict[str, Any]:
     edge_models = EdgeModels()
     kinds = ("prefill", "no_prefill")
+    # "prefill": as served, the opening read from the edge's EarlyObservation while the
+    # wearer speaks, and again beside speech recognition where there are cores for it.
+    late_prefill = models.prefill
     figures: dict[str, dict[str, list[_Run]]] = {m: {k: [] for k in kinds} for m in modes}
     turns: dict[str, list[TurnRecord]] = {m: [] for m in modes}
     bare: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
@@ -138,7 +148,8 @@ async def _bench_modes(
             for mode in modes:
                 for kind in kinds:
                     progress(f"run {run + 1}/{runs}, {mode}, {kind.replace('_', ' ')}")
-                    models.prefill = kind == "prefill"
+                    models.prefill_early = kind == "prefill"
+                    models.prefill = late_prefill and kind == "prefill"
                     await _prime(models, mode)
                     record = await _timed_replay(
                         edge_models, stack.gateway_url, video, audio, speed,
@@ -153,7 +164,7 @@ async def _bench_modes(
                     if kind == "prefill":
                         for name, ms in (await _bare_calls(models, mode, turn)).items():
                             bare[mode].setdefault(name, []).append(ms)
-    models.prefill = True
+    models.prefill, models.prefill_early = late_prefill, True
     return {
         "runs": runs,
         "speed": speed,
@@ -190,35 +201,70 @@ async def _timed_replay(
     speed: str,
     edge_config: EdgeConfig,
 ) -> tuple[TurnRecord, float | None, float] | None:
-    """One replay; its first answered turn, when its first spoken audio reached the edge
-    (monotonic, the clock every stage is on: one process), and the bytes sent upstream."""
+    """One replay; its first answered turn, when its first spoken audio was played by the
+    edge's speaker (monotonic, the clock every stage is on: one process), and the bytes
+    sent upstream."""
     from simulators.stack_replay import run_replay
 
-    first_audio: dict[int, float] = {}
-
-    def on_event(kind: str, message: Message, turn: TurnRecord | None) -> None:
-        if isinstance(message, AnswerAudio) and message.pcm and turn is not None:
-            first_audio.setdefault(turn.turn_id, time.monotonic())
-
-    summary = await run_replay(
-        edge_models=edge_models,
-        video=video,
-        audio=audio,
-        speed=speed,
-        gateway_url=gateway_url,
-        edge_config=edge_config,
-        on_event=on_event,
-    )
+    speaker = _PacedSpeaker()
+    async with asyncio.TaskGroup() as tasks:
+        playing = tasks.create_task(speaker.run())
+        try:
+            summary = await run_replay(
+                edge_models=edge_models,
+                video=video,
+                audio=audio,
+                speed=speed,
+                gateway_url=gateway_url,
+                edge_config=edge_config,
+                player=speaker.player,
+            )
+            # The answer's last words may still be queued on the speaker: let it play them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(speaker.played.wait(), _PLAYOUT_WAIT_S)
+        finally:
+            playing.cancel()
     answered = [t for t in summary.turns if t.done is not None]
     if not answered:
         return None
     turn = answered[0]
-    return turn, first_audio.get(turn.turn_id), float(summary.bytes_upstream) / len(answered)
+    return turn, speaker.first_sound, float(summary.bytes_upstream) / len(answered)
+
+
+# At most this long after the session's last answer, for the speaker to play what it holds.
+_PLAYOUT_WAIT_S = 30.0
+
+
+class _PacedSpeaker:
+    """A sound card's pull, without the card: every `BLOCK_S` the next block of the
+    player's audio is taken on a real-time clock, as `companion edge --speaker`'s output
+    callback takes it. The first block with sound is when the first word was played."""
+
+    BLOCK_S = 0.02
+
+    def __init__(self) -> None:
+        self.player = AnswerPlayer()
+        self.first_sound: float | None = None
+        self.played = asyncio.Event()  # something was played, and nothing is left to play
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        frames = round(self.BLOCK_S * SAMPLE_RATE)
+        blocks = 0
+        while True:
+            block = self.player.pull(blocks * self.BLOCK_S, frames)
+            if self.first_sound is None and block.any():
+                self.first_sound = time.monotonic()
+            if self.first_sound is not None and not self.player.speaking:
+                self.played.set()
+            blocks += 1
+            await asyncio.sleep(max(0.0, started + blocks * self.BLOCK_S - time.monotonic()))
 
 
 def _figures(models: Models, mode: AnswerMode, turn: TurnRecord, first_audio: float | None) -> _Run:
     stages = turn.stages()
     ended, first = stage_at(stages, "end_of_speech"), stage_at(stages, "first_token")
+    ready = stage_at(stages, "prompt_ready")
     reasoner = models.reasoner_for(mode)
     return _Run(
         first_token=(first - ended) * 1000.0 if first is not None and ended is not None else None,
@@ -226,6 +272,9 @@ def _figures(models: Models, mode: AnswerMode, turn: TurnRecord, first_audio: fl
         if first_audio is not None and ended is not None
         else None,
         reused_tokens=reasoner.last_reused_tokens if isinstance(reasoner, QwenReasoner) else 0,
+        prompt_to_first_token=(first - ready) * 1000.0
+        if first is not None and ready is not None
+        else None,
     )
 
 
@@ -278,6 +327,9 @@ def _summary(runs: list[_Run]) -> dict[str, Any]:
         "first_token_ms": _p50_p95([r.first_token for r in runs if r.first_token is not None]),
         "first_audio_ms": _p50_p95([r.first_audio for r in runs if r.first_audio is not None]),
         "prompt_tokens_reused": _p50_p95([float(r.reused_tokens) for r in runs]),
+        "prompt_ready_to_first_token_ms": _p50_p95(
+            [r.prompt_to_first_token for r in runs if r.prompt_to_first_token is not None]
+        ),
     }
 
 

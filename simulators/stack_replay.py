@@ -14,6 +14,7 @@ from typing import Any, Self, TextIO
 
 from cloud.conversation import Models
 from deploy.local_stack import local_stack
+from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
 from edge.link.client import GatewayClient
 from edge.models import EdgeModels
@@ -38,12 +39,14 @@ async def run_replay(
     questions: list[str] | None = None,
     on_event: Callable[[str, Message, TurnRecord | None], None] | None = None,
     token: str | None = None,
+    player: AnswerPlayer | None = None,
 ) -> SessionSummary:
     """Replay files through edge → WebRTC → gateway → cloud.
 
     With `gateway_url` the replay talks to a running `companion serve`,
     presenting `token` (a session token) where it has accounts; otherwise it
-    starts the cloud and gateway here, on loopback, with `models`.
+    starts the cloud and gateway here, on loopback, with `models`. `player`: spoken
+    answers are played on it (with barge-in), as on `companion edge --speaker`.
     """
     source = (
         replay(video, audio, speed=speed, audio_format=audio_format)  # type: ignore[arg-type]
@@ -61,6 +64,7 @@ async def run_replay(
             edge_models.analyser if video is not None else None,
             replace(edge_config, gateway_url=gateway_url),
             connect=partial(GatewayClient, token=token) if token else GatewayClient,
+            player=player,
         )
         return await session.run(source, questions=questions, on_event=on_event)
 

@@ -19,6 +19,7 @@ from protocol import (
     AnswerDone,
     Control,
     DeviceStatus,
+    EarlyObservation,
     Error,
     Hello,
     Interrupt,
@@ -57,6 +58,9 @@ EXAMPLES: list[Message] = [
         captured_at=2.9,
         ocr=(OcrLine(text="PLATFORM 7", score=0.98),),
         labels=(Label(name="Egyptian cat", score=0.79), Label(name="tabby", score=0.1)),
+    ),
+    EarlyObservation(
+        **BASE, turn_id=1, captured_at=2.1, ocr=(OcrLine(text="PLATFORM 7", score=0.97),)
     ),
     Query(**BASE, turn_id=2, text="what does this say?", mode="reasoning"),
     Transcript(**BASE, turn_id=1, text="what does this page say"),

@@ -142,6 +142,14 @@ class Activation:
         """Turns whose answer is arriving now and has not been interrupted."""
         return tuple(self._delivering)
 
+    @property
+    def addressed_since(self) -> float | None:
+        """When the utterance going on now began, if it is already known to be meant for
+        the assistant (None: no utterance, or not addressed yet). The edge may prepare
+        the turn's context from then on, before the wearer has finished speaking."""
+        utterance = self._utterance
+        return None if utterance is None or utterance.reason is None else utterance.start
+
     def push(self, event: ActivationEvent) -> list[Decision]:
         if isinstance(event, SpeechStarted):
             return self._speech_started(event.t)

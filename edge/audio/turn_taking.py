@@ -82,6 +82,15 @@ class TurnTaking:
         """Source time of the end of the last audio chunk."""
         return self._heard_until
 
+    @property
+    def addressed_since(self) -> float | None:
+        """When the question being spoken now began (source seconds), or None: no speech,
+        speech not (yet) meant for the assistant, or speech over an answer that may turn
+        out to be a backchannel."""
+        if self._held is not None or not self.listener.endpointer.in_speech:
+            return None
+        return self.activation.addressed_since
+
     def feed(self, chunk: AudioChunk) -> list[TurnDecision]:
         self._heard_until = max(self._heard_until, chunk.t + chunk.duration)
         events: list[ActivationEvent] = list(self.listener.feed(chunk))
