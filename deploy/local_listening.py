@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud.captions.captioner import Captioner, EnglishTranscriber
-from cloud.captions.commands import parse_switch
-from cloud.captions.live import HeardLine, LiveCaptions
+from cloud.captions.listening import Listening
+from cloud.captions.live import LiveCaptions
 from cloud.memory.embedder import Embedder
 from cloud.memory.sqlite_store import SqliteMemoryStore
 from cloud.memory.user_data import user_file
@@ -40,18 +40,15 @@ log = logging.getLogger(__name__)
 
 # The languages a line is told apart among (as the cloud's captions do).
 LOCAL_CAPTION_LANGUAGES = ("en", "de", "es", "fr")
-# How often a quiet conversation is checked for having ended.
-SILENCE_CHECK_S = 5.0
 # At the session's end, how long the lines still queued may take to caption.
 DRAIN_S = 60.0
 
 
 class LocalListening:
-    """One session's on-device captions and notes (an `OnDeviceListening` for the edge).
-
-    `embedder` is called once, when the first conversation is kept, so a session that
-    takes no notes never loads the memory model.
-    """
+    """One session's on-device captions and notes (an `OnDeviceListening` for the edge):
+    the cloud's `Listening`, with this device's Whisper, its data folder and the wearer's
+    spoken switches. `embedder` is called once, when the first conversation is kept, so
+    a session that takes no notes never loads the memory model."""
 
     def __init__(
         self,
@@ -69,55 +66,51 @@ class LocalListening:
         self.user = user
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
-        self._wall_clock = wall_clock
-        self._clock = clock
         self._model_lock = asyncio.Lock()
-        self.captions = False
-        self.notes = NoteTaker(silence_s=silence_s)
-        self._notes_ended = asyncio.Event()
         self._show: ShowCaption | None = None
         self._said: SaidSwitch | None = None
-        self.live = LiveCaptions(
+        self.listening = Listening(
             Captioner(transcriber, session_id="on-device", languages=languages),
             run_model=self._run_model,
             send=self._caption,
-            show=lambda: self.captions,
-            on_final=self._heard,
+            keep=self._keep,
+            wall_clock=wall_clock,
+            clock=clock,
+            notes=NoteTaker(silence_s=silence_s),
+            said=self._switch_said,
         )
         self.lines_received = 0
         self.conversations_kept: list[FinishedConversation] = []
 
     @property
-    def listening(self) -> bool:
-        return self.captions or self.notes.taking
+    def live(self) -> LiveCaptions:
+        return self.listening.live
+
+    @property
+    def notes(self) -> NoteTaker:
+        return self.listening.notes
 
     def receive(self, message: CaptionAudio) -> None:
-        if self.listening:
+        if self.listening.listening:
             self.lines_received += int(message.final)
-            self.live.receive(message)
+            self.listening.receive(message)
 
     def switch(self, *, captions: bool, notes: bool) -> None:
-        self.captions = captions
-        if notes and not self.notes.taking:
-            self.notes.start(self._wall_clock(), self._clock())
-        elif not notes and self.notes.taking:
-            self._notes_ended.set()
+        self.listening.switch(captions=captions, notes=notes, translate_to="")
 
     @contextlib.asynccontextmanager
     async def alongside(self, show: ShowCaption, said: SaidSwitch) -> AsyncIterator[None]:
         """Caption and watch for the conversation's end while the session runs; at its
-        end the lines still queued are captioned (bounded) and the notes written."""
+        end the lines still queued are captioned (bounded) before the notes are written."""
         self._show, self._said = show, said
-        async with asyncio.TaskGroup() as tasks:
-            workers = [tasks.create_task(self.live.run()), tasks.create_task(self._watch())]
-            try:
-                yield
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.live.drain(), DRAIN_S)
-            finally:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.shield(self._finish_notes())
+        async with self.listening.alongside():
+            yield
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.listening.live.drain(), DRAIN_S)
+
+    def _switch_said(self, action: str, on: bool) -> None:
+        if self._said is not None:
+            self._said(action, on)
 
     async def _run_model(self, call: Callable[[], Caption]) -> Caption:
         async with self._model_lock:  # Whisper does one line at a time
@@ -127,47 +120,11 @@ class LocalListening:
         if self._show is not None:
             await self._show(caption)
 
-    async def _watch(self) -> None:
-        """Write the notes when the wearer stops them or the conversation falls silent."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._notes_ended.wait(), SILENCE_CHECK_S)
-            if self._notes_ended.is_set():
-                self._notes_ended.clear()
-                await self.live.drain()  # what was heard before "stop" belongs in
-                await self._finish_notes()
-            elif self.notes.quiet_too_long(self._clock()):
-                await self._finish_notes()
-                self.notes.start(self._wall_clock(), self._clock())  # notes stay on
+    async def _keep(self, finished: FinishedConversation) -> None:
+        await asyncio.to_thread(self._write, finished)
+        self.conversations_kept.append(finished)
 
-    async def _heard(self, line: HeardLine) -> None:
-        caption = line.caption
-        switch = parse_switch(caption.text)
-        if switch is not None and switch.action in ("captions", "notes"):
-            if self._said is not None:
-                self._said(switch.action, switch.value == "on")
-            return  # a switch, not part of the conversation
-        self.notes.add(
-            caption.text,
-            samples=line.samples,
-            sample_rate=line.sample_rate,
-            speech_start=caption.speech_start,
-            speech_end=caption.speech_end,
-            language=caption.language,
-            at=self._clock(),
-        )
-
-    async def _finish_notes(self) -> None:
-        finished = self.notes.finish(self._wall_clock())
-        if finished is None:
-            return
-        try:
-            await asyncio.to_thread(self._keep, finished)
-            self.conversations_kept.append(finished)
-        except Exception:  # the session goes on; this conversation has no record
-            log.exception("could not keep conversation %s here", finished.conversation_id)
-
-    def _keep(self, finished: FinishedConversation) -> None:
+    def _write(self, finished: FinishedConversation) -> None:
         """The record (owner-only file) and its summary and action items as memories."""
         keep_record(self.data_dir, self.user, finished)
         if self._embedder is None:

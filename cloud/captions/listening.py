@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from cloud.captions.captioner import Captioner
+from cloud.captions.commands import parse_switch
 from cloud.captions.live import HeardLine, LiveCaptions, RunModel
 from cloud.captions.translation import CaptionTranslator
 from cloud.notes.live import FinishedConversation, NoteTaker
@@ -32,6 +33,8 @@ _SILENCE_CHECK_S = 5.0
 
 SendCaption = Callable[[Caption], Awaitable[None]]
 KeepConversation = Callable[[FinishedConversation], Awaitable[None]]
+SaidSwitch = Callable[[str, bool], None]
+"""A switch said aloud ("captions" or "notes", on or off), for whoever applies it."""
 
 
 class Listening:
@@ -48,8 +51,12 @@ class Listening:
         wall_clock: Callable[[], datetime],
         clock: Callable[[], float] = time.monotonic,
         notes: NoteTaker | None = None,
+        said: SaidSwitch | None = None,
     ) -> None:
+        """`said`: where nothing else hears the wearer (on the device, in local-only), a
+        final line that is a captions or notes switch goes to it and is not noted."""
         self.captions = False
+        self._said = said
         self.translate_to = ""
         self._send = send
         self._keep = keep
@@ -114,6 +121,11 @@ class Listening:
 
     async def _heard(self, line: HeardLine) -> None:
         caption = line.caption
+        if self._said is not None:
+            switch = parse_switch(caption.text)
+            if switch is not None and switch.action in ("captions", "notes"):
+                self._said(switch.action, switch.value == "on")
+                return  # a switch, not part of the conversation
         self.notes.add(
             caption.text,
             samples=line.samples,
