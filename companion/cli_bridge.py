@@ -217,7 +217,7 @@ async def _glasses(args: argparse.Namespace) -> int:
         photo_interval_s=args.photo_interval,
         on_event=on_event,
         speaker=speaker,
-        listening_here=on_device_listening(args, listen),
+        listening_here=on_device_listening(args),
         listen=listen,
     )
     printer.summary(summary)

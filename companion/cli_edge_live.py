@@ -137,12 +137,14 @@ def listening_wanted(args: argparse.Namespace) -> TapState:
 
 
 def on_device_listening(
-    args: argparse.Namespace, listen: TapState, whisper: WhisperTranscriber | None = None
+    args: argparse.Namespace, whisper: WhisperTranscriber | None = None
 ) -> LocalListening | None:
-    """The device's own captioner and note taker, when `listen` turns either on."""
-    if not listen.listening:
-        return None
+    """The device's own captioner and note taker, in local-only mode with a microphone:
+    on from the start where `listen` says, and for "captions on" / "start taking notes"
+    asked of the device later."""
     settings = settings_of(args)
+    if settings.edge_privacy != "local-only" or getattr(args, "mic", None) == "none":
+        return None
     from cloud.memory import MiniLmEmbedder
     from cloud.speech.asr import WhisperTranscriber
     from deploy.local_listening import LocalListening
@@ -209,7 +211,7 @@ async def _edge(args: argparse.Namespace) -> int:
     speaker = _speaker_wanted(args)
     player = AnswerPlayer() if speaker else None
     whisper = _whisper(settings) if speaker and args.mic != "none" else None
-    on_device = on_device_listening(args, listen, whisper)
+    on_device = on_device_listening(args, whisper)
     session = EdgeSession(
         models.listener(config),
         models.analyser if camera_on else None,

@@ -24,7 +24,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from cloud.captions.captioner import Captioner, EnglishTranscriber
+from cloud.captions.commands import parse_switch
 from cloud.captions.listening import Listening
 from cloud.captions.live import LiveCaptions
 from cloud.memory.embedder import Embedder
@@ -33,7 +37,8 @@ from cloud.memory.user_data import user_file
 from cloud.notes.conversation_store import keep_record
 from cloud.notes.live import CONVERSATION_SILENCE_S, FinishedConversation, NoteTaker
 from cloud.notes.memories import remember_notes
-from edge.audio.caption_tap import SaidSwitch, ShowCaption
+from edge.audio.caption_tap import SaidSwitch, ShowCaption, SpokenSwitch
+from protocol import SAMPLE_RATE
 from protocol.messages import Caption, CaptionAudio
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,7 @@ class LocalListening:
         self._model_lock = asyncio.Lock()
         self._show: ShowCaption | None = None
         self._said: SaidSwitch | None = None
+        self._transcriber, self._languages = transcriber, languages
         self.listening = Listening(
             Captioner(transcriber, session_id="on-device", languages=languages),
             run_model=self._run_model,
@@ -107,6 +113,22 @@ class LocalListening:
             yield
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.listening.live.drain(), DRAIN_S)
+
+    async def command(self, samples: npt.NDArray[np.int16]) -> SpokenSwitch | None:
+        """What the wearer asked in local-only, transcribed here: a captions or notes
+        switch ("start taking notes"), or None. Whisper as the captions use it."""
+
+        def heard() -> str:
+            return self._transcriber.transcribe_into_english(
+                samples, SAMPLE_RATE, languages=self._languages
+            ).text
+
+        async with self._model_lock:  # Whisper does one thing at a time
+            said = await asyncio.to_thread(heard)
+        switch = parse_switch(said)
+        if switch is None or switch.action not in ("captions", "notes"):
+            return None
+        return SpokenSwitch(switch.action, switch.value == "on", switch.confirmation)
 
     def _switch_said(self, action: str, on: bool) -> None:
         if self._said is not None:

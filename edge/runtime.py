@@ -72,6 +72,9 @@ LOOK_AHEAD_AFTER_S = 0.3
 Send = Callable[[Message], Awaitable[None]]
 Transcribe = Callable[[npt.NDArray[np.int16]], str]
 """16 kHz speech → its words: what the wearer said over a spoken answer (on the device)."""
+LocalCommand = Callable[[npt.NDArray[np.int16]], Awaitable[str | None]]
+"""Local-only: a question the device understood and carried out itself ("start taking
+notes") → what to answer ("" : nothing); None: not one of those, answer from the camera."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,14 @@ class EdgeRuntime:
         spotter: KeywordSpotter | None = None,
         player: AnswerPlayer | None = None,
         transcribe: Transcribe | None = None,
+        command: LocalCommand | None = None,
     ) -> None:
         """`send` carries messages upstream; `deliver` hands answers the edge made itself
         (local-only mode) to the wearer's display or speaker. `player` plays spoken answers
         (barge-in pauses it); `transcribe` tells a backchannel over one from a question
-        (without it, any speech over an answer stops it)."""
+        (without it, any speech over an answer stops it); `command` carries out what the
+        wearer asks the device itself in local-only mode."""
+        self._command = command
         self._listener = listener
         self._deliver = deliver
         self._analyser = analyser
@@ -210,7 +216,7 @@ class EdgeRuntime:
         ahead, self._ahead = self._ahead, None
         frame = self._keyframe_for(ended.speech_end)
         if self._policy.answers_on_device:
-            await self._answer_locally(frame)
+            await self._answer_locally(frame, ended.samples)
             return
         visual = frame is not None and self._camera_allowed()
         turn_id = await self._send_speech(ended, visual=visual)
@@ -369,26 +375,39 @@ class EdgeRuntime:
         else:
             log.warning("ignoring control %s=%r", message.action, message.value)
 
-    async def _answer_locally(self, frame: ScoredFrame | None) -> int:
-        """Local-only: answer from on-device OCR and labels; nothing is sent upstream."""
+    async def _answer_locally(
+        self, frame: ScoredFrame | None, speech: npt.NDArray[np.int16] | None = None
+    ) -> int:
+        """Local-only: carry out what the device understood itself (`command`), or answer
+        from on-device OCR and labels; nothing is sent upstream."""
         self._turn_id += 1
         turn_id = self._turn_id
-        context: VisualContext | None = None
-        if frame is not None and self._analyser is not None and self._policy.camera:
-            analyser = self._analyser
-            image = fit_longest_side(frame.image, self.config.max_jpeg_side)
-            context = await asyncio.to_thread(analyser.analyse, image)
-            self.stats.frames_analysed += 1
+        text = await self._carried_out(speech)
+        if text is None:
+            context: VisualContext | None = None
+            if frame is not None and self._analyser is not None and self._policy.camera:
+                analyser = self._analyser
+                image = fit_longest_side(frame.image, self.config.max_jpeg_side)
+                context = await asyncio.to_thread(analyser.analyse, image)
+                self.stats.frames_analysed += 1
+            text = local_answer(context)
         self.stats.local_answers += 1
-        answer = self._out.make(
-            AnswerDone, turn_id=turn_id, text=local_answer(context), mode="local"
-        )
+        answer = self._out.make(AnswerDone, turn_id=turn_id, text=text, mode="local")
         self.turns.received(answer)
         if self._deliver is not None:
             await self._deliver(answer)
         else:
             log.info("local answer (turn %s): %s", turn_id, answer.text)
         return turn_id
+
+    async def _carried_out(self, speech: npt.NDArray[np.int16] | None) -> str | None:
+        if speech is None or self._command is None:
+            return None
+        try:
+            return await self._command(speech)
+        except Exception as exc:  # a failed transcriber costs the command, not the answer
+            log.warning("could not understand the question on the device: %s", exc)
+            return None
 
     @property
     def _policy(self) -> PrivacyPolicy:

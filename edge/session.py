@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from edge.audio.caption_tap import CaptionTap, OnDeviceListening, TapState
 from edge.audio.listener import Listener
 from edge.audio.playback import AnswerPlayer
@@ -21,7 +24,7 @@ from edge.config import EdgeConfig
 from edge.link.client import GatewayClient
 from edge.link.interface import Connect, Link
 from edge.link.resuming import ResumingLink
-from edge.runtime import EdgeRuntime, EdgeStats, Transcribe
+from edge.runtime import EdgeRuntime, EdgeStats, LocalCommand, Transcribe
 from edge.sources.media import Source
 from edge.vision.analysis import KeyframeAnalyser
 from protocol import (
@@ -187,6 +190,7 @@ class EdgeSession:
                 deliver=deliver,
                 player=self._player,
                 transcribe=self._transcribe,
+                command=self._heard_here(notify) if self._on_device is not None else None,
             )
             self._runtime = runtime
             if self._caption_listener is not None:
@@ -247,6 +251,24 @@ class EdgeSession:
             self._progress.set()
 
         return self._on_device.alongside(show, lambda action, on: self._switch(action, on, notify))
+
+    def _heard_here(self, notify: OnEvent) -> LocalCommand:
+        """Local-only: a captions or notes switch asked of the device is carried out and
+        confirmed; while captions or notes are on, other speech is the conversation being
+        heard, not a question (as the cloud treats it)."""
+        assert self._on_device is not None
+        on_device = self._on_device
+
+        async def heard(samples: npt.NDArray[np.int16]) -> str | None:
+            switch = await on_device.command(samples)
+            if switch is not None:
+                self._switch(switch.action, switch.on, notify)
+                return switch.confirmation
+            if self.captions is not None and self.captions.state.listening:
+                return ""
+            return None
+
+        return heard
 
     def _switch(self, action: str, on: bool, tell: OnEvent | None) -> None:
         """Captions or notes on or off, from the cloud's Control or (local-only) the wearer.

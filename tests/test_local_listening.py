@@ -14,6 +14,7 @@ import json
 import stat
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -35,11 +36,11 @@ from edge.link.client import GatewayClient
 from edge.link.interface import Link
 from edge.models import EdgeModels
 from edge.session import EdgeSession
-from protocol import DeviceStatus, Message, Sequencer
+from protocol import Control, DeviceStatus, Message, Sequencer
 from protocol.messages import Caption, CaptionAudio
 from simulators.caption_replay import has_key_words
 from simulators.replay import replay
-from tests.fakes import FakeReasoner
+from tests.fakes import FakeReasoner, FakeTranscriber
 
 LOCAL_ONLY = EdgeConfig(privacy="local-only")
 
@@ -204,3 +205,51 @@ async def test_stop_taking_notes_said_on_the_device_is_a_switch_not_a_note(
     assert switched == [("notes", False)]
     assert [c.text for c in shown] == ["Stop taking notes."]
     assert here.conversations_kept == []  # the switch itself was not noted
+
+
+async def test_start_taking_notes_asked_of_the_device_in_local_only_turns_notes_on(
+    recordings: Path, tmp_path: Path
+) -> None:
+    # Nothing was on from the start: the wearer asks, the device understands it itself
+    # (Whisper here is a stand-in that hears the request), turns notes on, says so, and
+    # the notes LED is told; nothing of it goes upstream.
+    here = LocalListening(
+        _Said("Start taking notes."), data_dir=tmp_path, user="d", embedder=_no_embedder
+    )
+    config = EdgeConfig(privacy="local-only")
+    async with local_stack(Models(transcriber=FakeTranscriber(), reasoner=FakeReasoner())) as up:
+        models = EdgeModels()
+        CountingLink.sent = Counter()
+        session = EdgeSession(
+            models.listener(config),
+            None,
+            replace(config, gateway_url=up.gateway_url),
+            connect=_counting,
+            caption_listener=models.caption_listener(config),
+            on_device=here,
+        )
+        events: list[Message] = []
+        summary = await session.run(
+            replay(None, recordings / "speech" / "librivox-0870.wav", speed="max"),
+            on_event=lambda kind, m, turn: events.append(m),
+        )
+    assert not summary.errors, summary.errors
+    answers = [t.answer for t in summary.turns if t.done is not None]
+    assert answers and answers[0].startswith("Taking notes"), answers
+    assert session.captions is not None and session.captions.state.notes
+    assert any(isinstance(m, Control) and (m.action, m.value) == ("notes", "on") for m in events)
+    assert set(CountingLink.sent) <= {"hello", "device_status", "ack"}, CountingLink.sent
+
+
+async def test_only_a_captions_or_notes_switch_is_a_command_on_the_device(
+    tmp_path: Path,
+) -> None:
+    # Anything else is a question, answered from the camera as local-only answers are.
+    here = LocalListening(
+        _Said("What does this sign say?"), data_dir=tmp_path, user="e", embedder=_no_embedder
+    )
+    switch = await here.command(np.zeros(16_000, dtype=np.int16))
+    assert switch is None
+    here = LocalListening(_Said("Captions on."), data_dir=tmp_path, user="e", embedder=_no_embedder)
+    switch = await here.command(np.zeros(16_000, dtype=np.int16))
+    assert switch is not None and (switch.action, switch.on) == ("captions", True)

@@ -23,6 +23,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from edge.audio.captions import CaptionConfig, CaptionPlanner, CaptionRequest
 from edge.audio.endpointing import EndpointConfig
 from edge.audio.listener import Listener
@@ -43,6 +46,16 @@ SaidSwitch = Callable[[str, bool], None]
 """A switch the wearer said ("captions" or "notes", on or off), for the session to apply."""
 
 
+@dataclass(frozen=True, slots=True)
+class SpokenSwitch:
+    """A captions or notes switch said as a question ("start taking notes"), understood on
+    the device, and what to answer."""
+
+    action: str  # "captions" or "notes"
+    on: bool
+    confirmation: str
+
+
 class OnDeviceListening(Protocol):
     """Captions and notes made on the device itself (local-only), where no line may leave.
 
@@ -59,6 +72,10 @@ class OnDeviceListening(Protocol):
     def alongside(self, show: ShowCaption, said: SaidSwitch) -> AbstractAsyncContextManager[None]:
         """Caption while the session runs; `show` delivers each caption to the wearer,
         `said` hands back a spoken switch. Notes are written when it exits."""
+
+    async def command(self, samples: npt.NDArray[np.int16]) -> SpokenSwitch | None:
+        """An utterance addressed to the assistant, transcribed here: the switch it is, or
+        None (a question, answered from the camera as local-only answers are)."""
 
 
 def caption_listener(vad: Vad, config: EdgeConfig) -> Listener:
