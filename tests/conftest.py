@@ -10,6 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from cloud.memory import HashingEmbedder
+from cloud.memory.user_data import UserDirectory
+
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "recordings"
 
@@ -163,3 +166,11 @@ def postgres_dsn(postgres_server: str) -> Iterator[str]:
 
     with fresh_schema(postgres_server) as dsn:
         yield dsn
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Iterator[UserDirectory]:
+    """Every user's memories and tools in a fresh folder, with the hashing embedder (no model)."""
+    directory = UserDirectory(tmp_path, HashingEmbedder())
+    yield directory
+    directory.close()

@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models
 from cloud.memory import HashingEmbedder, MemoryKind, NewMemory
@@ -74,13 +72,6 @@ class Session:
         task.cancel()
         done = [m for m in self.sent if isinstance(m, AnswerDone)][-1]
         return done.text
-
-
-@pytest.fixture
-def users(tmp_path: Path):
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
 
 
 def _models(users: UserDirectory | None, reasoner: FakeReasoner | None = None) -> Models:

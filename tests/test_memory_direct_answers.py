@@ -3,45 +3,13 @@ the fact, without the model; anything else still goes to the model (fake models,
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from cloud.config import CloudConfig
-from cloud.conversation import Conversation, Models
-from cloud.memory import HashingEmbedder
-from cloud.memory.user_data import UserDirectory
-from protocol import AnswerDone, Message, Query, Sequencer
+from cloud.conversation import Models
+from tests.asking import say
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def users(tmp_path: Path):
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
-
-
-async def say(models: Models, text: str, when: datetime, session: str) -> str:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    conversation = Conversation(
-        session, models, send, config=CloudConfig(), user="alice", wall_clock=lambda: when
-    )
-    task = asyncio.create_task(conversation.run())
-    conversation.receive(Sequencer(session).make(Query, turn_id=1, text=text))
-    async with asyncio.timeout(10):
-        while 1 in conversation._turns or conversation.answered == 0:
-            await asyncio.sleep(0.01)
-    task.cancel()
-    return next(m.text for m in sent if isinstance(m, AnswerDone))
 
 
 async def test_a_lookup_is_answered_from_the_fact_asked_about_not_its_neighbours(users) -> None:

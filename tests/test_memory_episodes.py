@@ -3,18 +3,11 @@ conversation: real store with the hashing embedder, fake models)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-
-from cloud.config import CloudConfig
-from cloud.conversation import Conversation, Models
-from cloud.memory import HashingEmbedder
+from cloud.conversation import Models
 from cloud.memory.user_data import UserDirectory
-from protocol import AnswerDone, Message, Query, Sequencer
+from tests.asking import say
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)  # a Thursday
@@ -22,31 +15,6 @@ NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)  # a Thursday
 
 def at(day: int, hour: int) -> datetime:
     return datetime(2026, 3, day, hour, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def users(tmp_path: Path) -> Iterator[UserDirectory]:
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
-
-
-async def say(models: Models, text: str, when: datetime, session: str) -> str:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    conversation = Conversation(
-        session, models, send, config=CloudConfig(), user="alice", wall_clock=lambda: when
-    )
-    task = asyncio.create_task(conversation.run())
-    conversation.receive(Sequencer(session).make(Query, turn_id=1, text=text))
-    async with asyncio.timeout(10):
-        while 1 in conversation._turns or conversation.answered == 0:
-            await asyncio.sleep(0.01)
-    task.cancel()
-    return next(m.text for m in sent if isinstance(m, AnswerDone))
 
 
 async def week(models: Models) -> None:

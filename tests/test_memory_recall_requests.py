@@ -6,20 +6,15 @@ question is answered from the fact and no reminder is set.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from cloud.config import CloudConfig
-from cloud.conversation import Conversation, Models
-from cloud.memory import HashingEmbedder
+from cloud.conversation import Models
 from cloud.memory.user_data import UserDirectory
 from cloud.tools import parse_intent
 from cloud.tools.intents import SetReminder
-from protocol import AnswerDone, Message, Query, Sequencer
+from tests.asking import say
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
@@ -66,31 +61,6 @@ def test_a_request_to_be_reminded_is_still_a_reminder(
     intent = parse_intent(said, NOW)
     assert isinstance(intent, SetReminder)
     assert intent.what == what and intent.due == due
-
-
-@pytest.fixture
-def users(tmp_path: Path) -> Iterator[UserDirectory]:
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
-
-
-async def say(models: Models, text: str, when: datetime, session: str) -> str:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    conversation = Conversation(
-        session, models, send, config=CloudConfig(), user="alice", wall_clock=lambda: when
-    )
-    task = asyncio.create_task(conversation.run())
-    conversation.receive(Sequencer(session).make(Query, turn_id=1, text=text))
-    async with asyncio.timeout(10):
-        while 1 in conversation._turns or conversation.answered == 0:
-            await asyncio.sleep(0.01)
-    task.cancel()
-    return next(m.text for m in sent if isinstance(m, AnswerDone))
 
 
 async def test_remind_me_of_my_dress_size_reads_the_fact_back_and_sets_no_reminder(

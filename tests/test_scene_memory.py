@@ -10,20 +10,13 @@ from pathlib import Path
 import pytest
 
 from cloud.conversation import Conversation, Models
-from cloud.memory import HashingEmbedder, MemoryKind
+from cloud.memory import MemoryKind
 from cloud.memory.user_data import UserDirectory
 from protocol import AnswerDone, Label, Message, Observation, OcrLine, Query, Sequencer
 from tests.fakes import FakeReasoner, FakeTranscriber
 from tests.waiting import until
 
 NOW = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def users(tmp_path: Path):
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
 
 
 class Clock:

@@ -5,7 +5,6 @@ this last time?" is answered for things never asked about."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 
 from cloud.config import CloudConfig
 from cloud.conversation import Conversation, Models
-from cloud.memory import HashingEmbedder
 from cloud.memory.user_data import UserDirectory
 from cloud.session_settings import SessionSettings
 from cloud.tools.shopping import note_prices, record_prices
@@ -40,13 +38,6 @@ class Clock:
 
 def note(*products: ProductLabel, barcodes: tuple[str, ...] = ()) -> Observation:
     return EDGE.make(Observation, turn_id=0, captured_at=0.0, products=products, barcodes=barcodes)
-
-
-@pytest.fixture
-def users(tmp_path: Path) -> Iterator[UserDirectory]:
-    directory = UserDirectory(tmp_path, HashingEmbedder())
-    yield directory
-    directory.close()
 
 
 def test_the_same_label_in_many_frames_is_one_sighting(users: UserDirectory) -> None:
