@@ -17,6 +17,7 @@ French speech would be the fair test, and the project has none yet.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -24,10 +25,14 @@ from typing import Any
 
 import pytest
 
+from cloud.conversation import Conversation, Models
 from cloud.speech.asr import HeardSpeech, WhisperTranscriber
+from protocol import AnswerDone, Message, Sequencer, SpeechSegment, Transcript
 from simulators.bench_asr import read_wav
 from simulators.caption_replay import has_key_words
 from simulators.wer import word_error_rate
+from tests.fakes import FakeReasoner
+from tests.waiting import until
 
 LANGUAGES = ("en", "de", "es", "fr")
 
@@ -113,3 +118,35 @@ def test_real_spanish_and_french_speakers_are_captioned_in_english_with_their_me
     heard = whisper.transcribe_into_english(samples, rate, languages=LANGUAGES)
     assert heard.language == clip["language"] and heard.translated
     assert has_key_words(heard.text, clip["english_keys"]), heard.text
+
+
+async def test_a_question_asked_in_spanish_is_understood_in_english_and_answered(
+    recordings: Path, whisper: WhisperTranscriber
+) -> None:
+    # A real Spanish speaker's sentence asked as a question: the cloud's Whisper hears it
+    # in English (its meaning carried, as captions carry it) and the question is answered.
+    folder = recordings / "conversations" / "translation-real"
+    name = "es-privacy-prompt.wav"
+    clip = next(c for c in json.loads((folder / "clips.json").read_text()) if c["file"] == name)
+    samples, rate = read_wav(folder / name)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    reasoner = FakeReasoner()
+    conversation = Conversation("s", Models(whisper, reasoner), send)
+    task = asyncio.create_task(conversation.run())
+    try:
+        conversation.receive(
+            Sequencer("s").make(
+                SpeechSegment, turn_id=1, pcm=samples.astype("<i2").tobytes(), sample_rate=rate
+            )
+        )
+        await until(lambda: conversation.answered == 1, timeout_s=60.0)
+    finally:
+        task.cancel()
+    [transcript] = [m for m in sent if isinstance(m, Transcript)]
+    assert has_key_words(transcript.text, clip["english_keys"]), transcript.text
+    assert transcript.text in reasoner.prompts[0][-1].content  # asked as heard, in English
+    assert [m for m in sent if isinstance(m, AnswerDone) and m.text]
