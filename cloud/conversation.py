@@ -75,7 +75,7 @@ from protocol import (
     Stage,
     Transcript,
 )
-from protocol.limits import MAX_QUEUED_TURNS
+from protocol.limits import MAX_QUEUED_TURNS, MIN_EARLY_OBSERVATION_INTERVAL_S
 from protocol.messages import AnswerAudioCodec, Caption, CaptionAudio
 from protocol.privacy import may_leave
 
@@ -201,8 +201,10 @@ class Conversation:
         # How the device wants spoken answers carried (its Hello's answer_codec).
         self.answer_codec: AnswerAudioCodec = "pcm"
         self.answered = 0
-        # The prompt opening being read from the latest EarlyObservation (one at a time).
+        # The prompt opening being read from the latest EarlyObservation (one at a time),
+        # and the turn and time of the last one read (MIN_EARLY_OBSERVATION_INTERVAL_S).
         self._early: asyncio.Task[None] | None = None
+        self._early_read: tuple[int, float] = (0, float("-inf"))
         # Turns fully handled (answered and remembered, refused, or failed): what a
         # caller waits on to know the memory writes after an AnswerDone are done too.
         self.turns_finished = 0
@@ -358,12 +360,20 @@ class Conversation:
         turn = self._turns.get(seen.turn_id)
         if not self._models.prefill_early or (turn is not None and turn.queued):
             return  # a question already complete reads its whole prompt at once
+        last_turn, last_at = self._early_read
+        now = self._clock()
+        if seen.turn_id <= last_turn or now - last_at < MIN_EARLY_OBSERVATION_INTERVAL_S:
+            log.info(
+                "session %s: early observation for turn %s not read", self.session_id, seen.turn_id
+            )
+            return  # one a turn, one a second: a flood costs the shared reasoner nothing
         mode = self._resolve(self.settings.mode_for("auto"))
         reasoner = self._models.reasoner_for(mode)
         if not isinstance(reasoner, Prefills):
             return
         if self._early is not None:
             self._early.cancel()
+        self._early_read = (seen.turn_id, now)
         self._early = asyncio.create_task(
             self._read_opening(reasoner, mode, seen.turn_id, seen.ocr, seen.labels)
         )

@@ -38,6 +38,9 @@ MAX_QUEUED_TURNS = 4
 MAX_QUESTIONS_PER_MINUTE = 20
 # … and across all sessions of one user (glasses and phone app together).
 MAX_USER_QUESTIONS_PER_MINUTE = 30
+# Early observations (a prompt opening read while the wearer speaks) a session may have
+# read: one a turn, and one a second at most (each costs the shared reasoner a prefill).
+MIN_EARLY_OBSERVATION_INTERVAL_S = 1.0
 # Live sessions one user may hold at the gateway (glasses, phone app, a script or two).
 MAX_SESSIONS_PER_USER = 4
 # A frame's sides and area: 4K video fits; a 16k×16k frame (1 GiB decoded) does not.

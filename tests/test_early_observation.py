@@ -92,14 +92,29 @@ async def test_the_look_ahead_can_be_turned_off() -> None:
     assert _of(EarlyObservation, sent) == [] and len(_of(Observation, sent)) == 1
 
 
-def _conversation(reasoner: PrefillingReasoner, **models: bool) -> tuple[Conversation, list]:
+class Clock:
+    """The session's monotonic clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _conversation(
+    reasoner: PrefillingReasoner, clock: Clock | None = None, **models: bool
+) -> tuple[Conversation, list]:
     sent: list[Message] = []
 
     async def send(message: Message) -> None:
         sent.append(message)
 
     conversation = Conversation(
-        "s", Models(FakeTranscriber("which platform is it"), reasoner, **models), send
+        "s",
+        Models(FakeTranscriber("which platform is it"), reasoner, **models),
+        send,
+        clock=clock or Clock(),
     )
     return conversation, sent
 
@@ -131,11 +146,28 @@ async def test_the_cloud_reads_the_opening_before_the_question_and_answers_the_s
 async def test_a_newer_early_observation_replaces_the_one_being_read() -> None:
     reasoner = PrefillingReasoner()
     reasoner.hold.clear()
-    conversation, _ = _conversation(reasoner)
+    clock = Clock()
+    conversation, _ = _conversation(reasoner, clock)
     for turn_id in (1, 2):
         conversation.receive(EDGE.make(EarlyObservation, turn_id=turn_id, captured_at=0.0))
         await asyncio.sleep(0.01)
+        clock.now += 2.0
     assert len(reasoner.prefilled) == 2 and reasoner.cancelled == 1
+
+
+async def test_a_flood_of_early_observations_costs_one_prefill() -> None:
+    # One a turn and one a second (protocol.limits): the reasoner is shared by every session.
+    reasoner = PrefillingReasoner()
+    clock = Clock()
+    conversation, _ = _conversation(reasoner, clock)
+    for turn_id in range(1, 51):
+        conversation.receive(EDGE.make(EarlyObservation, turn_id=turn_id, captured_at=0.0))
+        clock.now += 0.01
+    conversation.receive(EDGE.make(EarlyObservation, turn_id=1, captured_at=0.0))  # an old turn
+    clock.now += 5.0
+    conversation.receive(EDGE.make(EarlyObservation, turn_id=1, captured_at=0.0))  # still old
+    await asyncio.sleep(0.02)
+    assert len(reasoner.prefilled) == 1
 
 
 async def test_an_early_observation_the_privacy_mode_forbids_is_not_read() -> None:
