@@ -195,7 +195,13 @@ async def _edge(args: argparse.Namespace) -> int:
     if args.fps < 0:
         raise UsageError(f"--fps must not be negative, got {args.fps}")
     listen = listening_wanted(args)
-    config = settings_of(args).edge_config(gateway_url=args.gateway, device="local")
+    speaker = _speaker_wanted(args)
+    # Spoken answers come as Opus on the data channel, each part tagged with its turn: the
+    # player stops a turn the moment the wearer barges in and knows exactly what it played
+    # (the echo canceller's reference), which a continuous audio track would blur.
+    config = settings_of(args).edge_config(
+        gateway_url=args.gateway, device="local", answer_codec="opus" if speaker else "pcm"
+    )
     start = time.monotonic()  # one origin for audio and video times
     sources: list[AsyncIterable[MediaItem]] = []
     # A missing microphone or camera raises MediaError: one line, exit 1.
@@ -208,7 +214,6 @@ async def _edge(args: argparse.Namespace) -> int:
     models = EdgeModels()
     camera_on = args.camera != "none"
     settings = settings_of(args)
-    speaker = _speaker_wanted(args)
     player = AnswerPlayer() if speaker else None
     whisper = _whisper(settings) if speaker and args.mic != "none" else None
     on_device = on_device_listening(args, whisper)

@@ -153,7 +153,12 @@ async def _bench_modes(
                     await _prime(models, mode)
                     record = await _timed_replay(
                         edge_models, stack.gateway_url, video, audio, speed,
-                        EdgeConfig(mode=mode, device="bench", user=f"bench-{run}-{mode}-{kind}"),
+                        EdgeConfig(
+                            mode=mode,
+                            device="bench",
+                            user=f"bench-{run}-{mode}-{kind}",
+                            answer_codec="opus",  # as `companion edge --speaker` asks
+                        ),
                     )  # fmt: skip
                     if record is None:
                         continue
