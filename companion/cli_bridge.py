@@ -154,7 +154,7 @@ async def _decode(args: argparse.Namespace) -> int:
 
 async def _glasses(args: argparse.Namespace) -> int:
     from cloud.conversation import Models
-    from companion.cli_edge_live import listening_wanted, on_device_listening
+    from companion.cli_edge_live import listening_wanted, on_device_listening, print_kept_notes
     from companion.glasses import VirtualOptions, parse_device, run_glasses
     from deploy.local_stack import load_cloud_models, warm_up
     from edge.models import EdgeModels
@@ -200,6 +200,7 @@ async def _glasses(args: argparse.Namespace) -> int:
                 progress(f"answers will be text only: {exc}")
         await warm_up(models, progress)
     printer = Printer(as_json=args.json)
+    listening_here = on_device_listening(args)
 
     def on_event(kind: str, message: Message, turn: TurnRecord | None) -> None:
         if isinstance(message, DeviceStatus):
@@ -217,10 +218,11 @@ async def _glasses(args: argparse.Namespace) -> int:
         photo_interval_s=args.photo_interval,
         on_event=on_event,
         speaker=speaker,
-        listening_here=on_device_listening(args),
+        listening_here=listening_here,
         listen=listen,
     )
     printer.summary(summary)
+    print_kept_notes(listening_here, as_json=args.json)
     if summary.errors:
         return 1
     if not any(t.transcript or t.done for t in summary.turns):

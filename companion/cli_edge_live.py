@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING
@@ -157,6 +158,29 @@ def on_device_listening(
     )
 
 
+def print_kept_notes(listening: LocalListening | None, *, as_json: bool) -> None:
+    """Tell the wearer what the device noted and where it is kept (local-only notes)."""
+    if listening is None:
+        return
+    for kept in listening.conversations_kept:
+        items = [item.to_json() for item in kept.notes.action_items]
+        if as_json:
+            record = {
+                "type": "notes",
+                "conversation": kept.conversation_id,
+                "summary": kept.notes.summary,
+                "action_items": items,
+                "kept_in": str(listening.data_dir),
+            }
+            print(json.dumps(record), flush=True)
+            continue
+        print(f"Notes:   {kept.notes.summary or '(no summary)'}", flush=True)
+        for item in kept.notes.action_items:
+            when = f" ({item.when})" if item.when else ""
+            print(f"         - {item.who} will {item.what}{when}", flush=True)
+        print(f"         kept on this device, in {listening.data_dir}", flush=True)
+
+
 def add_token_flag(parser: argparse.ArgumentParser) -> None:
     add_setting_flag(parser, "--token", "token", metavar="TOKEN")
 
@@ -239,6 +263,7 @@ async def _edge(args: argparse.Namespace) -> int:
         )
         summary = await session.run(merge_sources(*sources), on_event=printer)
     printer.summary(summary)
+    print_kept_notes(on_device, as_json=args.json)
     return 1 if summary.errors else 0
 
 

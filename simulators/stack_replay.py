@@ -222,6 +222,10 @@ class Printer:
                 self._streaming = True
             print(message.text, end="", file=self.out, flush=True)
         elif isinstance(message, AnswerDone) and turn is not None:
+            if message.mode == "local":  # made on the device: no deltas, no stages
+                if message.text:  # "": speech heard as conversation, not a question
+                    self._line(f"Answer:  {message.text} (on the device)")
+                return
             self._streaming and print(file=self.out)
             self._streaming = False
             fields = latency_fields(turn)
@@ -247,7 +251,8 @@ class Printer:
             "type": "summary",
             "turns": len(summary.turns),
             "answers": len(answered),
-            "no_speech": not any(t.transcript for t in summary.turns),
+            "no_speech": not any(t.transcript for t in summary.turns)
+            and summary.stats.local_answers == 0,
             "bytes_upstream": summary.bytes_upstream,
             "messages_upstream": summary.messages_upstream,
             "keyframe_bytes": summary.stats.keyframe_bytes,

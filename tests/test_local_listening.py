@@ -10,6 +10,7 @@ conversation goes over it, which the first test counts).
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 from collections import Counter
@@ -35,11 +36,13 @@ from edge.config import EdgeConfig
 from edge.link.client import GatewayClient
 from edge.link.interface import Link
 from edge.models import EdgeModels
-from edge.session import EdgeSession
-from protocol import Control, DeviceStatus, Message, Sequencer
+from edge.runtime import EdgeStats
+from edge.session import EdgeSession, SessionSummary, TurnRecord
+from protocol import AnswerDone, Control, DeviceStatus, Message, Sequencer
 from protocol.messages import Caption, CaptionAudio
 from simulators.caption_replay import has_key_words
 from simulators.replay import replay
+from simulators.stack_replay import Printer
 from tests.fakes import FakeReasoner, FakeTranscriber
 
 LOCAL_ONLY = EdgeConfig(privacy="local-only")
@@ -253,3 +256,25 @@ async def test_only_a_captions_or_notes_switch_is_a_command_on_the_device(
     here = LocalListening(_Said("Captions on."), data_dir=tmp_path, user="e", embedder=_no_embedder)
     switch = await here.command(np.zeros(16_000, dtype=np.int16))
     assert switch is not None and (switch.action, switch.on) == ("captions", True)
+
+
+def test_answers_made_on_the_device_are_printed_and_speech_heard_is_not_no_speech() -> None:
+    out = io.StringIO()
+    printer = Printer(as_json=False, out=out)
+    made = Sequencer("on-device")
+    said = made.make(AnswerDone, turn_id=1, text="Taking notes of this conversation.", mode="local")
+    heard = made.make(AnswerDone, turn_id=2, text="", mode="local")
+    printer("answer", said, TurnRecord(1))
+    printer("answer", heard, TurnRecord(2))  # conversation heard while listening: not printed
+    printer.summary(
+        SessionSummary(
+            turns=[TurnRecord(1), TurnRecord(2)],
+            stats=EdgeStats(local_answers=2),
+            bytes_upstream=0,
+            messages_upstream=0,
+            errors=[],
+        )
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Answer:  Taking notes of this conversation. (on the device)"
+    assert not any("Latency" in line or "No speech heard" in line for line in lines), lines
