@@ -104,6 +104,10 @@ class LookAhead:
     frame_t: float
     prepared: asyncio.Task[PreparedFrame | None]
 
+    def covers(self, ended: SpeechEnded, frame: ScoredFrame) -> bool:
+        """This question's end chose the frame already being analysed."""
+        return self.frame_t == frame.t and abs(self.utterance - ended.speech_start) < 1e-6
+
 
 @dataclass
 class EdgeStats:
@@ -221,9 +225,8 @@ class EdgeRuntime:
         visual = frame is not None and self._camera_allowed()
         turn_id = await self._send_speech(ended, visual=visual)
         if visual and frame is not None:
-            same = ahead is not None and ahead.frame_t == frame.t
-            same = same and ahead is not None and abs(ahead.utterance - ended.speech_start) < 1e-6
-            turns.create_task(self._send_visual(turn_id, frame, ahead if same else None))
+            reuse = ahead if ahead is not None and ahead.covers(ended, frame) else None
+            turns.create_task(self._send_visual(turn_id, frame, reuse))
 
     def _look_ahead(self, turns: asyncio.TaskGroup) -> None:
         """Once a question has gone on for `LOOK_AHEAD_AFTER_S`, analyse the frame it is
