@@ -30,7 +30,7 @@ from deploy.local_stack import load_cloud_models, local_stack, warm_up
 from edge.audio.playback import AnswerPlayer
 from edge.config import EdgeConfig
 from edge.models import EdgeModels
-from edge.session import TurnRecord
+from edge.session import SessionSummary, TurnRecord
 from edge.sources.media import SAMPLE_RATE
 from protocol import AnswerMode
 from protocol.latency import breakdown, stage_at
@@ -209,20 +209,12 @@ async def _timed_replay(
     """One replay; its first answered turn, when its first spoken audio was played by the
     edge's speaker (monotonic, the clock every stage is on: one process), and the bytes
     sent upstream."""
-    from simulators.stack_replay import run_replay
-
     speaker = _PacedSpeaker()
     async with asyncio.TaskGroup() as tasks:
         playing = tasks.create_task(speaker.run())
         try:
-            summary = await run_replay(
-                edge_models=edge_models,
-                video=video,
-                audio=audio,
-                speed=speed,
-                gateway_url=gateway_url,
-                edge_config=edge_config,
-                player=speaker.player,
+            summary = await _replay(
+                edge_models, gateway_url, video, audio, speed, edge_config, speaker.player
             )
             # The answer's last words may still be queued on the speaker: let it play them.
             with contextlib.suppress(TimeoutError):
@@ -347,17 +339,30 @@ async def _answered_turns(
     edge_config: EdgeConfig,
 ) -> list[TurnRecord]:
     """One replay of the question through the running stack; the turns that were answered."""
+    summary = await _replay(edge_models, gateway_url, video, audio, speed, edge_config)
+    return [t for t in summary.turns if t.done is not None]
+
+
+async def _replay(
+    edge_models: EdgeModels,
+    gateway_url: str,
+    video: Path,
+    audio: Path,
+    speed: str,
+    edge_config: EdgeConfig,
+    player: AnswerPlayer | None = None,
+) -> SessionSummary:
     from simulators.stack_replay import run_replay
 
-    summary = await run_replay(
+    return await run_replay(
         edge_models=edge_models,
         video=video,
         audio=audio,
         speed=speed,
         gateway_url=gateway_url,
         edge_config=edge_config,
+        player=player,
     )
-    return [t for t in summary.turns if t.done is not None]
 
 
 def first_token_ms(turns: list[TurnRecord]) -> dict[str, dict[str, float | None]]:
