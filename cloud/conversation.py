@@ -33,6 +33,7 @@ from cloud.model_work import ModelWorkers
 from cloud.notes.conversation_store import keep_record
 from cloud.notes.live import FinishedConversation
 from cloud.notes.memories import remember_notes
+from cloud.prompting.agreements import asks_agreements, recall_agreements
 from cloud.prompting.memory_prompt import build_answer_messages
 from cloud.prompting.prompt import QUESTION_SLOT, opening_messages
 from cloud.prompting.recall import (
@@ -482,7 +483,17 @@ class Conversation:
             turn.stages.append(Stage(name="retrieval", at=self._clock()))
             # "What's my shoe size?" with one fact that clearly answers it: read the fact back;
             # "when did I last see my passport?": the memory, with when it was.
-            told = direct_answer(question, memories) or episode_answer(question, memories, now)
+            told = direct_answer(question, memories)
+            if told is None and asks_agreements(question):  # "what did I agree with Priya?"
+                try:
+                    told = await self._models.workers.run(
+                        functools.partial(
+                            recall_agreements, data.memory, self.user, question, memories, now
+                        )
+                    )
+                except Exception as exc:  # the model answers from the recall instead
+                    log.warning("looking up agreements failed on %r: %s", question, exc)
+            told = told or episode_answer(question, memories, now)
             if told is not None:
                 await self._say(turn, told)
                 await self._remember(data, turn, question, told, now)

@@ -6,6 +6,7 @@ that were agreed; small talk yields none.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,46 @@ def test_bench_notes_counts_invented_action_items_against_the_reference(tmp_path
     assert result["invented_on_small_talk"] == chat["invented"]
     assert result["action_item_recall"] == pytest.approx(1 / 3, abs=0.01)
     assert 0.0 < result["action_item_precision"] < 1.0
+
+
+@pytest.mark.models
+async def test_what_did_i_agree_with_priya_is_answered_from_the_notes(
+    capsys: pytest.CaptureFixture[str], private_data_dir: Path, qwen: Any, minilm: Any
+) -> None:
+    # The planning conversation noted and remembered by `companion notes --remember` (as a
+    # session's notes keep it), then asked about the next day through the conversation
+    # with the real reasoner: the answer rests on the action items agreed.
+    from datetime import UTC, datetime, timedelta
+
+    from cloud.conversation import Models
+    from cloud.memory.user_data import UserDirectory
+    from tests.asking import say
+    from tests.fakes import FakeTranscriber
+
+    user = "agreed-with-priya"
+    code, out, err = await asyncio.to_thread(
+        _run,
+        capsys,
+        "notes",
+        "--audio",
+        str(CONVERSATIONS / "planning-budget.wav"),
+        "--remember",
+        "--user",
+        user,
+        "--json",
+        "--language",
+        "en",
+    )
+    assert code == 0, err
+    assert json.loads(out)["remembered"]
+    users = UserDirectory(private_data_dir, minilm)
+    try:
+        models = Models(transcriber=FakeTranscriber(), reasoner=qwen, users=users)
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        answer = await say(models, "What did I agree with Priya?", tomorrow, "ask", user=user)
+    finally:
+        users.close()
+    # Each item agreed, read back with when (cloud/prompting/agreements.py), not blurred.
+    assert answer.startswith("Yesterday at "), answer
+    assert "Priya will book the room" in answer, answer
+    assert "agenda" in answer and "budget" in answer, answer

@@ -18,6 +18,8 @@ from cloud.memory.store import MemoryStore
 from cloud.notes.record import ConversationNotes
 
 SOURCE = "conversation notes"
+# How each action item's memory begins (cloud/prompting/agreements.py reads them back).
+ACTION_ITEM = "Action item agreed in a conversation: "
 
 
 def remember_notes(
@@ -35,12 +37,14 @@ def remember_notes(
     """
     if not notes.lines:
         return []
-    when = started_at.strftime("%Y-%m-%d %H:%M UTC")
+    # No date in the texts: the memory's time is the conversation's, and every prompt says
+    # it the way the wearer would ("yesterday at 3 pm"); a due date is spelled out, since
+    # "tomorrow" said then is not tomorrow when asked.
     memories = []
     if notes.summary:
         memories.append(
             NewMemory(
-                text=f"Conversation on {when} ({len(notes.speakers)} speakers): {notes.summary}",
+                text=f"A conversation ({len(notes.speakers)} speakers): {notes.summary}",
                 time=started_at,
                 kind=MemoryKind.OBSERVATION,
                 source=SOURCE,
@@ -49,11 +53,11 @@ def remember_notes(
             )
         )
     for item in notes.action_items:
-        due = f" (due {item.when})" if item.when else ""
+        due = f" (due {item.due:%A %-d %B})" if item.due else ""
+        due = due or (f" (due {item.when})" if item.when else "")
         memories.append(
             NewMemory(
-                text=f"Action item agreed in the conversation on {when}: "
-                f'{item.who} will {item.what}{due}. They said: "{item.source}"',
+                text=f'{ACTION_ITEM}{item.who} will {item.what}{due}. They said: "{item.source}"',
                 time=started_at,
                 kind=MemoryKind.OBSERVATION,
                 source=SOURCE,
