@@ -34,6 +34,8 @@ def items(text: str, speaker: str = "Alex") -> list[tuple[str, str, str | None]]
         ("I'll send the budget by Friday.", [("Alex", "send the budget", "by Friday")]),
         ("Priya will book the room tomorrow.", [("Priya", "book the room", "tomorrow")]),
         ("Okay, I will email the agenda on Monday.", [("Alex", "email the agenda", "on Monday")]),
+        ("Sam, I'll bring the cake on Saturday.", [("Alex", "bring the cake", "on Saturday")]),
+        ("Okay Sam, Priya will book the room.", [("Priya", "book the room", None)]),
         ("We're going to ship the release next week.", [("we", "ship the release", "next week")]),
         ("I'm going to call the printer.", [("Alex", "call the printer", None)]),
         (
@@ -73,6 +75,8 @@ def test_two_commitments_joined_by_and_yield_two_items() -> None:
         "Can I send it tomorrow?",
         "Shall we book the room?",
         "So you'll send it tomorrow?",
+        "Sam, will you bring the cake on Saturday?",
+        "Sam, you'll bring the cake.",
         # hypotheticals and hedges
         "Maybe we could meet next week.",
         "I might call the printer tomorrow.",

@@ -46,7 +46,9 @@ _MODAL = (
     r"(?P<modal>'ll|\s+will|\s+shall|'m going to|\s+am going to|'re going to|\s+are going to|"
     r"\s+is going to|'s going to|\s+promise to|\s+commit to)"
 )
-_CLAUSE = re.compile(rf"^{_OPENERS}{_SUBJECT}{_MODAL}\s+(?P<rest>.+)$", re.DOTALL)
+# Whom it is said to, before it: "Sam, I'll bring the cake" (the subject follows).
+_VOCATIVE = r"(?:[A-Z][a-z]+,\s+)?"
+_CLAUSE = re.compile(rf"^{_OPENERS}{_VOCATIVE}{_SUBJECT}{_MODAL}\s+(?P<rest>.+)$", re.DOTALL)
 # Verbs after "will" that predict or chat rather than promise a task.
 _NOT_TASKS = {
     "be", "see", "think", "need", "know", "like", "love", "want", "feel", "miss", "try",
