@@ -230,7 +230,7 @@ def test_summary_and_action_items_are_stored_as_memories_with_their_source(
     )
     assert all(m.kind == MemoryKind.OBSERVATION for m in kept)
     texts = [m.text for m in kept]
-    assert any(t.startswith("A conversation (2 speakers): ") for t in texts)
+    assert any(t.startswith("A conversation (2 speakers; names said: Priya): ") for t in texts)
     assert any("Priya will book the room (due tomorrow)" in t for t in texts)
 
 

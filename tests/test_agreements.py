@@ -52,6 +52,8 @@ def test_without_a_name_the_newest_noted_conversation_answers(tmp_path: Path) ->
     assert answer is not None and "cake" in answer and "budget" not in answer
     answer = agreements_answer("What did I promise Sam?", memories, NOW)
     assert answer is not None and answer.startswith("Yesterday at 2 pm, you agreed: ")
+    answer = agreements_answer("What did Priya and I decide?", memories, NOW)
+    assert answer is not None and "book the room" in answer and "cake" not in answer
 
 
 def test_other_questions_and_unknown_people_are_left_to_the_model(tmp_path: Path) -> None:

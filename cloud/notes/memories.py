@@ -11,15 +11,25 @@ API is used (`MemoryStore.add_many`, `NewMemory`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from cloud.memory.records import Memory, MemoryKind, NewMemory
 from cloud.memory.store import MemoryStore
-from cloud.notes.record import ConversationNotes
+from cloud.notes.record import ConversationNotes, NoteLine
+from cloud.notes.summary import split_sentences
 
 SOURCE = "conversation notes"
 # How each action item's memory begins (cloud/prompting/agreements.py reads them back).
 ACTION_ITEM = "Action item agreed in a conversation: "
+# Capitalised words inside a sentence that are not people ("Hi Sam" names Sam).
+_NOT_NAMES = frozenset(
+    "I I'm I'll I've I'd OK Okay Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
+    "January February March April May June July August September October November December "
+    "English Mr Mrs Ms Dr".split()
+)
+_MAX_NAMES = 6
 
 
 def remember_notes(
@@ -44,7 +54,7 @@ def remember_notes(
     if notes.summary:
         memories.append(
             NewMemory(
-                text=f"A conversation ({len(notes.speakers)} speakers): {notes.summary}",
+                text=f"A conversation ({_who_was_there(notes)}): {notes.summary}",
                 time=started_at,
                 kind=MemoryKind.OBSERVATION,
                 source=SOURCE,
@@ -66,3 +76,33 @@ def remember_notes(
             )
         )
     return store.add_many(user, memories, deduplicate=False)
+
+
+def _who_was_there(notes: ConversationNotes) -> str:
+    """ "2 speakers; names said: Priya, Sam": the summary keeps a few sentences, and a
+    name said only in a greeting is how the wearer will ask about the conversation."""
+    names = mentioned_names(notes.lines)
+    for item in notes.action_items:  # "Priya will book the room": a name opening a sentence
+        for who in item.who.split(" and "):
+            if re.fullmatch(r"[A-Z][a-z]+", who) and who not in names:
+                names.append(who)
+    said = f"; names said: {', '.join(names)}" if names else ""
+    return f"{len(notes.speakers)} speakers{said}"
+
+
+def mentioned_names(lines: Sequence[NoteLine]) -> list[str]:
+    """Capitalised words past each sentence's first, in order, once each (a few at most)."""
+    names: list[str] = []
+    for line in lines:
+        for sentence in split_sentences(line.text):
+            for word in sentence.split()[1:]:
+                word = word.strip('.,!?;:"()')
+                if (
+                    len(word) > 1
+                    and word[0].isupper()
+                    and word[1:].islower()
+                    and word not in _NOT_NAMES
+                    and word not in names
+                ):
+                    names.append(word)
+    return names[:_MAX_NAMES]

@@ -24,7 +24,9 @@ _ASKS_AGREED = re.compile(
     r"|\baction items?\b",
     re.IGNORECASE,
 )
-_WITH = re.compile(r"\bwith\s+([A-Z][\w'-]+)")
+# Whom it was agreed with: a capitalised word past the question's first ("What did I
+# agree with Priya?", "What did Priya and I decide?", "What did I promise Sam?").
+_NAMED = re.compile(r"(?<=\s)([A-Z][a-z][\w'-]*)")
 # Speaker labels of the notes ("S1"): the wearer is one of them, but which is not known.
 _LABEL = re.compile(r"\bS\d+\b")
 
@@ -57,7 +59,7 @@ def agreements_answer(question: str, memories: Sequence[Memory], now: datetime) 
     conversations: dict[str, list[Memory]] = {}
     for memory in noted:
         conversations.setdefault(memory.source_id or "", []).append(memory)
-    named = _WITH.search(asked)
+    named = _NAMED.search(asked)
     if named is not None:
         name = re.compile(rf"\b{re.escape(named.group(1))}\b", re.IGNORECASE)
         conversations = {
