@@ -69,6 +69,41 @@ def encode_opus_packets(
     return packets
 
 
+class OpusTooLong(OpusError):
+    """A run of packets decodes to more audio than its caller takes (a few bytes a packet
+    can each claim 120 ms: the packet count is no bound)."""
+
+
+def decode_opus_packets(
+    packets: list[bytes], sample_rate: int, *, max_samples: int
+) -> npt.NDArray[np.int16]:
+    """Mono s16 samples of a run of Opus packets at `sample_rate` (libopus decodes at
+    48 kHz whatever it is told; the result is resampled). OpusTooLong past `max_samples`,
+    OpusError for packets that do not decode."""
+    import av
+
+    try:
+        decoder = av.CodecContext.create("libopus", "r")
+        assert isinstance(decoder, av.AudioCodecContext)
+        decoder.layout = "mono"
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+        pieces: list[npt.NDArray[np.int16]] = []
+        decoded = 0
+        for packet in [*packets, None]:
+            for frame in decoder.decode(None if packet is None else av.Packet(packet)):
+                for out in resampler.resample(frame):
+                    pieces.append(mono_s16(out))
+                    decoded += len(pieces[-1])
+                if decoded > max_samples:
+                    raise OpusTooLong(f"Opus audio runs past {max_samples} samples")
+        pieces += [mono_s16(out) for out in resampler.resample(None)]
+    except OpusTooLong:
+        raise  # a ProtocolError is a ValueError too: not a packet that failed to decode
+    except (av.FFmpegError, ValueError) as exc:
+        raise OpusError(f"{type(exc).__name__}: {exc}") from exc
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
 def mono_s16(frame: av.AudioFrame) -> npt.NDArray[np.int16]:
     """A decoded or resampled PyAV frame as mono int16, whatever sample format it has."""
     data = frame.to_ndarray()

@@ -202,6 +202,18 @@ def test_opus_speech_is_decoded_only_up_to_the_utterance_ceiling() -> None:
     assert 15_000 < short.size <= 16_000
 
 
+def test_a_spoken_answer_is_decoded_on_the_edge_only_up_to_the_playout_ceiling() -> None:
+    # The same shared decoder: a peer's answer part cannot make the edge hold hours of audio.
+    from edge.audio.answer_codec import AnswerAudioError
+    from edge.audio.answer_codec import decode_opus as decode_answer
+    from protocol.limits import MAX_ANSWER_PLAYOUT_S
+
+    packets = encode_opus(np.zeros(int(16_000 * (MAX_ANSWER_PLAYOUT_S + 2)), np.int16))
+    with pytest.raises(AnswerAudioError, match="runs past"):
+        decode_answer(packets, 16_000)
+    assert 15_000 < decode_answer(packets[:50], 16_000).size <= 16_000
+
+
 async def test_a_bad_rate_over_the_real_cloud_link_gets_an_error_and_the_session_goes_on(
     tmp_path: Path,
 ) -> None:

@@ -7,11 +7,11 @@ at 48 kHz; PyAV's resampler brings it back to the rate the segment declares.
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import numpy.typing as npt
 
 from cloud.errors import CloudError
+from protocol import opus
 from protocol.audio_packets import SPEECH_CODECS, unpack_packets
 from protocol.errors import ProtocolError
 from protocol.limits import MAX_SAMPLE_RATE, MAX_SEGMENT_SECONDS, MIN_SAMPLE_RATE
@@ -48,35 +48,23 @@ def decode_opus(data: bytes, sample_rate: int) -> npt.NDArray[np.int16]:
         packets = unpack_packets(data)
     except ProtocolError as exc:
         raise AudioDecodeError(f"Opus speech is malformed: {exc}") from exc
+    # Packets are small but each may decode to up to 120 ms: stop at the utterance
+    # ceiling rather than trust the packet count.
+    ceiling = int(MAX_SEGMENT_SECONDS * sample_rate) + sample_rate
     try:
-        decoder = av.CodecContext.create("libopus", "r")
-        assert isinstance(decoder, av.AudioCodecContext)
-        decoder.layout = "mono"
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
-        chunks: list[npt.NDArray[np.generic]] = []
-        # Packets are small but each may decode to up to 120 ms: stop at the utterance
-        # ceiling rather than trust the packet count.
-        ceiling = int(MAX_SEGMENT_SECONDS * sample_rate) + sample_rate
-        decoded = 0
-        for packet in [*packets, None]:
-            for frame in decoder.decode(None if packet is None else av.Packet(packet)):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-                    decoded += len(chunks[-1])
-                if decoded > ceiling:
-                    raise AudioDecodeError(
-                        f"Opus speech runs past {MAX_SEGMENT_SECONDS:g} seconds; ask in a "
-                        "shorter question"
-                    )
-        chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    except (av.FFmpegError, ValueError) as exc:
+        samples = opus.decode_opus_packets(packets, sample_rate, max_samples=ceiling)
+    except opus.OpusTooLong:
         raise AudioDecodeError(
-            f"Opus speech could not be decoded ({type(exc).__name__}: {exc}); "
+            f"Opus speech runs past {MAX_SEGMENT_SECONDS:g} seconds; ask in a shorter question"
+        ) from None
+    except opus.OpusError as exc:
+        raise AudioDecodeError(
+            f"Opus speech could not be decoded ({exc}); "
             "the sender's encoder or the link corrupted it"
         ) from exc
-    if not chunks:
-        return np.zeros(0, dtype=np.int16)
+    if not samples.size:
+        return samples
     # The run carries no Opus header, so the decoder cannot drop the encoder's look-ahead
     # itself; without this the words would arrive 6.5 ms late.
     skip = LIBOPUS_PRE_SKIP_48K * sample_rate // 48_000
-    return np.concatenate(chunks)[skip:].astype(np.int16, copy=False)
+    return samples[skip:]

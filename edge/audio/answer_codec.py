@@ -9,13 +9,13 @@ PyAV, which the edge already uses for speech upstream.
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import numpy.typing as npt
 
 from edge.errors import MediaError
 from protocol import AnswerAudio, ProtocolError, opus
 from protocol.audio_packets import unpack_packets
+from protocol.limits import MAX_ANSWER_PLAYOUT_S
 
 # The rates libopus runs at; Piper's 22,050 Hz is carried at 24 kHz.
 ANSWER_OPUS_RATE = 24_000
@@ -43,21 +43,13 @@ def decode_opus(packets: list[bytes], sample_rate: int) -> npt.NDArray[np.int16]
     """Mono s16 samples of a run of Opus packets, decoded at `sample_rate`."""
     if sample_rate not in opus.OPUS_RATES:
         raise AnswerAudioError(f"Opus does not run at {sample_rate} Hz")
+    # A part is bounded by its message's bytes, not by how long it plays: the whole
+    # playout ceiling at most.
+    ceiling = int(MAX_ANSWER_PLAYOUT_S * sample_rate)
     try:
-        decoder = av.CodecContext.create("libopus", "r")
-        assert isinstance(decoder, av.AudioCodecContext)
-        decoder.sample_rate = sample_rate
-        decoder.layout = "mono"
-        # libopus decodes at 48 kHz whatever it is told; bring it to the part's rate.
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
-        pieces: list[npt.NDArray[np.int16]] = []
-        for data in packets:
-            for frame in decoder.decode(av.Packet(data)):
-                pieces += [opus.mono_s16(f) for f in resampler.resample(frame)]
-        pieces += [opus.mono_s16(f) for f in resampler.resample(None)]
-    except (av.FFmpegError, ValueError) as exc:
+        return opus.decode_opus_packets(packets, sample_rate, max_samples=ceiling)
+    except opus.OpusError as exc:
         raise AnswerAudioError(f"Opus packets did not decode: {exc}") from exc
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
 
 def encode_opus_packets(
